@@ -1,0 +1,299 @@
+/*
+ * Copyright (C) 2026 The ngx_http_magic_token_module authors.
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * The nginx-free core: JOSE parsing and verification, credential
+ * decryption, base64, scope compilation and matching, key loading.
+ *
+ * Rules for everything behind this header:
+ *   - plain C over OpenSSL 3, jansson and PCRE2; no nginx types;
+ *   - every input is (pointer, length); nothing relies on NUL termination;
+ *   - every function returns an mt_err_t; no global state;
+ *   - every error denies: callers treat anything but MT_OK as a refusal.
+ */
+
+#ifndef MT_CORE_H
+#define MT_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+
+/* hard bounds; the nginx glue may set lower ones */
+#define MT_MAX_TOKEN_LEN        65536
+#define MT_MAX_CLAIMS           64
+#define MT_MAX_RULES            256
+#define MT_MAX_RULE_LEN         1024
+#define MT_MAX_KID_LEN          256
+#define MT_MAX_KEYS             64
+#define MT_MAX_CREDENTIAL_LEN   4096
+
+#define MT_PCRE2_MATCH_LIMIT    100000
+#define MT_PCRE2_DEPTH_LIMIT    10000
+
+#define MT_HASH_HEX_LEN         16
+
+
+typedef enum {
+    MT_OK = 0,
+    MT_ERR_MISSING,             /* no token */
+    MT_ERR_MALFORMED,           /* not a JWS, bad base64 or JSON */
+    MT_ERR_TOO_LARGE,           /* a size bound was exceeded */
+    MT_ERR_UNSUPPORTED_ALG,     /* alg unknown, none, or forbidden header */
+    MT_ERR_UNKNOWN_KEY,         /* no configured key fits kid/alg */
+    MT_ERR_BAD_SIGNATURE,
+    MT_ERR_EXPIRED,
+    MT_ERR_NOT_YET_VALID,
+    MT_ERR_INVALID_CLAIMS,      /* exp missing, wrong claim types */
+    MT_ERR_DECRYPT,             /* credential could not be decrypted */
+    MT_ERR_INVALID_CREDENTIAL,  /* decrypted to control characters */
+    MT_ERR_UNKNOWN_SCOPE,       /* token names a scope not configured */
+    MT_ERR_SCOPE_DENIED,        /* no scope allows the request */
+    MT_ERR_BAD_SCOPE,           /* scope entry or regex does not compile */
+    MT_ERR_BAD_KEY,             /* key file unusable */
+    MT_ERR_NOMEM,
+    MT_ERR_INTERNAL
+} mt_err_t;
+
+/* short stable name, e.g. "bad_signature"; used in $magic_token_error */
+const char *mt_strerror(mt_err_t err);
+
+
+/* ---- base64 (mt_base64.c) ---------------------------------------- */
+
+/* decoded length upper bound for len input characters */
+#define mt_base64_decoded_max(len)  ((((len) + 3) / 4) * 3)
+#define mt_base64url_encoded_len(len)  (((len) * 4 + 2) / 3)
+#define mt_base64_encoded_len(len)     ((((len) + 2) / 3) * 4)
+
+/*
+ * Strict base64url without padding (RFC 7515 section 2): rejects '=',
+ * whitespace, characters outside the alphabet, a length of 4n+1 and
+ * non-zero trailing bits.  dst must hold mt_base64_decoded_max(len).
+ */
+mt_err_t mt_base64url_decode(unsigned char *dst, size_t *dst_len,
+    const char *src, size_t len);
+
+/* standard base64 with mandatory padding (RFC 4648 section 4), strict */
+mt_err_t mt_base64_decode(unsigned char *dst, size_t *dst_len,
+    const char *src, size_t len);
+
+/* dst must hold mt_base64url_encoded_len(len) bytes (the standard
+ * alphabet with padding: mt_base64_encoded_len(len)); no NUL written */
+size_t mt_base64url_encode(char *dst, const unsigned char *src, size_t len);
+size_t mt_base64_encode(char *dst, const unsigned char *src, size_t len);
+
+
+/* ---- JSON (mt_json.c) -------------------------------------------- */
+
+/* parse an object; duplicate keys rejected; bounded member count */
+mt_err_t mt_json_parse_object(json_t **out, const char *buf, size_t len,
+    size_t max_members);
+
+/* compact serialisation of a claim value into a malloc()ed buffer */
+mt_err_t mt_json_claim_string(const json_t *value, char **out,
+    size_t *out_len);
+
+
+/* ---- keys (mt_keys.c) -------------------------------------------- */
+
+typedef enum {
+    MT_KTY_RSA = 1,
+    MT_KTY_EC,
+    MT_KTY_OKP,
+    MT_KTY_OCT
+} mt_kty_t;
+
+typedef enum {
+    MT_ALG_NONE = 0,            /* never verifies */
+    MT_ALG_RS256, MT_ALG_RS384, MT_ALG_RS512,
+    MT_ALG_PS256, MT_ALG_PS384, MT_ALG_PS512,
+    MT_ALG_ES256, MT_ALG_ES384, MT_ALG_ES512,
+    MT_ALG_EDDSA,
+    MT_ALG_HS256, MT_ALG_HS384, MT_ALG_HS512
+} mt_alg_t;
+
+typedef struct mt_key_s     mt_key_t;
+typedef struct mt_keyset_s  mt_keyset_t;
+
+mt_keyset_t *mt_keyset_new(void);
+void mt_keyset_free(mt_keyset_t *ks);
+size_t mt_keyset_count(const mt_keyset_t *ks);
+
+/*
+ * Load every key from a PEM buffer: private keys (PKCS#8, PKCS#1,
+ * SEC1), SPKI public keys and X.509 certificates.  source names the
+ * origin in error messages.  errbuf receives a one-line reason.
+ */
+mt_err_t mt_keyset_add_pem(mt_keyset_t *ks, const char *pem, size_t len,
+    const char *source, char *errbuf, size_t errlen);
+
+/* read a file and add its keys */
+mt_err_t mt_keyset_add_file(mt_keyset_t *ks, const char *path,
+    char *errbuf, size_t errlen);
+
+/* JSON Web Key or JWK Set (RFC 7517) */
+mt_err_t mt_keyset_add_jwks(mt_keyset_t *ks, const char *json, size_t len,
+    const char *source, char *errbuf, size_t errlen);
+
+/* raw HMAC secret, used byte for byte; kid may be NULL */
+mt_err_t mt_keyset_add_secret(mt_keyset_t *ks, const unsigned char *secret,
+    size_t len, const char *kid, size_t kid_len, char *errbuf,
+    size_t errlen);
+
+/* alg name (as in a JOSE header) to mt_alg_t; MT_ALG_NONE if unknown */
+mt_alg_t mt_alg_from_name(const char *name, size_t len);
+const char *mt_alg_name(mt_alg_t alg);
+
+/* does this key verify tokens with this alg? (key type, curve, alg pin) */
+int mt_key_fits_alg(const mt_key_t *key, mt_alg_t alg);
+int mt_key_has_private(const mt_key_t *key);
+mt_kty_t mt_key_type(const mt_key_t *key);
+EVP_PKEY *mt_key_pkey(const mt_key_t *key);
+
+/* iterate: i from 0 to count - 1 */
+const mt_key_t *mt_keyset_get(const mt_keyset_t *ks, size_t i);
+/* kid match; kid == NULL matches keys regardless of their kid */
+int mt_key_kid_is(const mt_key_t *key, const char *kid, size_t len);
+int mt_key_has_kid(const mt_key_t *key);
+/* the raw secret of an "oct" key, NULL for others */
+const unsigned char *mt_key_secret(const mt_key_t *key, size_t *len);
+
+
+/* ---- JWS (mt_jws.c) ---------------------------------------------- */
+
+typedef struct {
+    json_t          *header;
+    json_t          *claims;
+    mt_alg_t         alg;
+    const mt_key_t  *key;       /* the key that verified */
+} mt_jws_t;
+
+/*
+ * Verify a compact JWS with a key of ks (chosen by kid when present,
+ * otherwise every key fitting the alg is tried) and parse its claims.
+ * Rejects alg none, unknown algs, crit and jwk/jku/x5u/x5c headers.
+ * Does not check exp/nbf: see mt_claims_check().
+ */
+mt_err_t mt_jws_verify(mt_jws_t *jws, const mt_keyset_t *ks,
+    const char *token, size_t len);
+
+void mt_jws_clear(mt_jws_t *jws);
+
+/* low level: signature check of signing input with one key */
+mt_err_t mt_jws_verify_signature(const mt_key_t *key, mt_alg_t alg,
+    const unsigned char *input, size_t input_len,
+    const unsigned char *sig, size_t sig_len);
+
+/* sign input (for minting and tests); sig must hold 1024 bytes */
+mt_err_t mt_jws_sign(const mt_key_t *key, mt_alg_t alg,
+    const unsigned char *input, size_t input_len,
+    unsigned char *sig, size_t *sig_len);
+
+
+/* ---- claims (mt_token.c) ----------------------------------------- */
+
+/*
+ * exp is required and must be an integer; nbf and iat, when present,
+ * must be integers.  leeway applies to exp and nbf.
+ */
+mt_err_t mt_claims_check(const json_t *claims, int64_t now, int64_t leeway);
+
+
+/* ---- credential (mt_credential.c) -------------------------------- */
+
+/*
+ * Decrypt the "token" claim: standard base64 of RSA-OAEP (SHA-256,
+ * MGF1-SHA-256, no label), tried with every RSA private key of ks.
+ * *out is malloc()ed; callers wipe it (OPENSSL_clear_free) when done.
+ * Every failure is the same MT_ERR_DECRYPT.  Control characters in the
+ * result give MT_ERR_INVALID_CREDENTIAL.
+ */
+mt_err_t mt_credential_decrypt(const mt_keyset_t *ks, const char *b64,
+    size_t len, unsigned char **out, size_t *out_len);
+
+/* the matching encryption, for minting and tests */
+mt_err_t mt_credential_encrypt(const mt_key_t *key,
+    const unsigned char *plain, size_t len, char **out_b64, size_t *out_len);
+
+
+/* ---- scopes (mt_scope.c) ----------------------------------------- */
+
+typedef enum {
+    MT_MATCH_FULL = 0,          /* whole path, case-sensitive */
+    MT_MATCH_PREFIX             /* python re.match(p, path, re.I) */
+} mt_match_mode_t;
+
+typedef struct mt_rules_s  mt_rules_t;
+
+mt_rules_t *mt_rules_new(mt_match_mode_t mode);
+void mt_rules_free(mt_rules_t *rules);
+size_t mt_rules_count(const mt_rules_t *rules);
+
+/* "METHOD regex", split at the first space; the regex is compiled */
+mt_err_t mt_rules_add(mt_rules_t *rules, const char *entry, size_t len,
+    char *errbuf, size_t errlen);
+
+/*
+ * MT_OK and *matched set to the entry text when some rule allows
+ * (method, path); MT_ERR_SCOPE_DENIED when none does.  A rule whose
+ * match hits a PCRE2 limit denies.
+ */
+mt_err_t mt_rules_match(const mt_rules_t *rules, const char *method,
+    size_t method_len, const char *path, size_t path_len,
+    const char **matched, size_t *matched_len);
+
+
+/* ---- tokens (mt_token.c) ---------------------------------------- */
+
+/* a scope defined in configuration, compiled for both match modes */
+typedef struct {
+    const char  *name;
+    size_t       name_len;
+    mt_rules_t  *rules[2];      /* indexed by mt_match_mode_t */
+} mt_named_scope_t;
+
+typedef struct {
+    mt_jws_t        jws;
+    json_t         *scopes;         /* borrowed from jws.claims, or NULL */
+    mt_rules_t     *rules;          /* compiled "allowed" entries */
+    unsigned char  *credential;     /* NULL when the token carries none */
+    size_t          credential_len;
+} mt_token_t;
+
+/*
+ * Signature, claims (mt_claims_check), the "scopes" and "allowed"
+ * claims (compiled for mode).  The credential is left encrypted until
+ * mt_token_decrypt(), so that refused requests never pay for it.
+ */
+mt_err_t mt_token_verify(mt_token_t *t, const mt_keyset_t *ks,
+    const char *token, size_t len, int64_t now, int64_t leeway,
+    mt_match_mode_t mode);
+
+/*
+ * Named scopes first, then "allowed".  A token naming a scope that is
+ * not configured gets MT_ERR_UNKNOWN_SCOPE.
+ */
+mt_err_t mt_token_authorize(const mt_token_t *t,
+    const mt_named_scope_t *named, size_t n_named, mt_match_mode_t mode,
+    const char *method, size_t method_len, const char *path,
+    size_t path_len, const char **matched, size_t *matched_len);
+
+/* decrypt the "token" claim, if any, into t->credential */
+mt_err_t mt_token_decrypt(mt_token_t *t, const mt_keyset_t *ks);
+
+/* frees everything and wipes the credential */
+void mt_token_clear(mt_token_t *t);
+
+
+/* ---- misc -------------------------------------------------------- */
+
+/* first MT_HASH_HEX_LEN hex digits of SHA-256(data); out gets a NUL */
+void mt_hash_hex(char out[MT_HASH_HEX_LEN + 1], const void *data,
+    size_t len);
+
+#endif /* MT_CORE_H */

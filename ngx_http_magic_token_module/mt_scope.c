@@ -1,0 +1,261 @@
+/*
+ * Copyright (C) 2026 The ngx_http_magic_token_module authors.
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * Scope rules: "METHOD regex", split at the first space as
+ * magic-api-proxy does.  The method compares exactly ("*" is any);
+ * the regex is PCRE2, matched on bytes (no UTF mode, so no path can be
+ * rejected for being invalid UTF-8 and slip through an error path).
+ *
+ *   full    the regex must match the whole path, case-sensitive;
+ *   prefix  Python re.match(regex, path, re.I): anchored at the start
+ *           only, case-insensitive (magic-api-proxy's behaviour).
+ *
+ * Every match runs under PCRE2 match, depth and heap limits; hitting
+ * one denies.
+ */
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pcre2.h>
+
+#include "mt_core.h"
+
+
+#define MT_PCRE2_HEAP_LIMIT  4096       /* KiB */
+
+
+typedef struct {
+    char         *entry;                /* "METHOD regex", NUL-terminated */
+    size_t        entry_len;
+    size_t        method_len;           /* entry[0 .. method_len) */
+    pcre2_code   *re;
+} mt_rule_t;
+
+
+struct mt_rules_s {
+    mt_match_mode_t         mode;
+    size_t                  n;
+    size_t                  cap;
+    mt_rule_t              *rules;
+    pcre2_match_context    *mctx;
+};
+
+
+mt_rules_t *
+mt_rules_new(mt_match_mode_t mode)
+{
+    mt_rules_t  *rules;
+
+    rules = calloc(1, sizeof(mt_rules_t));
+    if (rules == NULL) {
+        return NULL;
+    }
+
+    rules->mode = mode;
+
+    rules->mctx = pcre2_match_context_create(NULL);
+    if (rules->mctx == NULL) {
+        free(rules);
+        return NULL;
+    }
+
+    pcre2_set_match_limit(rules->mctx, MT_PCRE2_MATCH_LIMIT);
+    pcre2_set_depth_limit(rules->mctx, MT_PCRE2_DEPTH_LIMIT);
+    pcre2_set_heap_limit(rules->mctx, MT_PCRE2_HEAP_LIMIT);
+
+    return rules;
+}
+
+
+void
+mt_rules_free(mt_rules_t *rules)
+{
+    size_t  i;
+
+    if (rules == NULL) {
+        return;
+    }
+
+    for (i = 0; i < rules->n; i++) {
+        pcre2_code_free(rules->rules[i].re);
+        free(rules->rules[i].entry);
+    }
+
+    free(rules->rules);
+    pcre2_match_context_free(rules->mctx);
+    free(rules);
+}
+
+
+size_t
+mt_rules_count(const mt_rules_t *rules)
+{
+    return rules->n;
+}
+
+
+static int
+mt_is_method_char(unsigned char c)
+{
+    /* RFC 9110 token characters */
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+           || (c >= '0' && c <= '9') || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+
+mt_err_t
+mt_rules_add(mt_rules_t *rules, const char *entry, size_t len, char *errbuf,
+    size_t errlen)
+{
+    int           errcode;
+    size_t        i, method_len, cap;
+    uint32_t      options;
+    mt_rule_t    *rule, *grown;
+    PCRE2_SIZE    erroffset;
+    const char   *sp;
+    PCRE2_UCHAR   msg[120];
+
+    if (rules->n >= MT_MAX_RULES) {
+        if (errbuf != NULL) {
+            snprintf(errbuf, errlen, "more than %d scope entries",
+                     MT_MAX_RULES);
+        }
+
+        return MT_ERR_TOO_LARGE;
+    }
+
+    if (len > MT_MAX_RULE_LEN) {
+        if (errbuf != NULL) {
+            snprintf(errbuf, errlen, "scope entry longer than %d bytes",
+                     MT_MAX_RULE_LEN);
+        }
+
+        return MT_ERR_TOO_LARGE;
+    }
+
+    sp = memchr(entry, ' ', len);
+
+    if (sp == NULL || sp == entry) {
+        if (errbuf != NULL) {
+            snprintf(errbuf, errlen, "scope entry \"%.*s\" is not "
+                     "\"METHOD regex\"", (int) (len > 64 ? 64 : len), entry);
+        }
+
+        return MT_ERR_BAD_SCOPE;
+    }
+
+    method_len = (size_t) (sp - entry);
+
+    for (i = 0; i < method_len; i++) {
+        if (!mt_is_method_char((unsigned char) entry[i])) {
+            if (errbuf != NULL) {
+                snprintf(errbuf, errlen, "scope entry \"%.*s\" has an "
+                         "invalid method",
+                         (int) (len > 64 ? 64 : len), entry);
+            }
+
+            return MT_ERR_BAD_SCOPE;
+        }
+    }
+
+    if (rules->n == rules->cap) {
+        cap = rules->cap ? rules->cap * 2 : 8;
+
+        grown = realloc(rules->rules, cap * sizeof(mt_rule_t));
+        if (grown == NULL) {
+            return MT_ERR_NOMEM;
+        }
+
+        rules->rules = grown;
+        rules->cap = cap;
+    }
+
+    rule = &rules->rules[rules->n];
+    memset(rule, 0, sizeof(mt_rule_t));
+
+    options = PCRE2_ANCHORED;
+
+    if (rules->mode == MT_MATCH_FULL) {
+        options |= PCRE2_ENDANCHORED;
+
+    } else {
+        options |= PCRE2_CASELESS;
+    }
+
+    rule->re = pcre2_compile((PCRE2_SPTR) sp + 1, len - method_len - 1,
+                             options, &errcode, &erroffset, NULL);
+    if (rule->re == NULL) {
+        if (errbuf != NULL) {
+            pcre2_get_error_message(errcode, msg, sizeof(msg));
+            snprintf(errbuf, errlen, "scope regex \"%.*s\": %s at offset %zu",
+                     (int) (len > 64 ? 64 : len), entry, (char *) msg,
+                     (size_t) erroffset);
+        }
+
+        return MT_ERR_BAD_SCOPE;
+    }
+
+    rule->entry = malloc(len + 1);
+    if (rule->entry == NULL) {
+        pcre2_code_free(rule->re);
+        return MT_ERR_NOMEM;
+    }
+
+    memcpy(rule->entry, entry, len);
+    rule->entry[len] = '\0';
+    rule->entry_len = len;
+    rule->method_len = method_len;
+
+    rules->n++;
+
+    return MT_OK;
+}
+
+
+mt_err_t
+mt_rules_match(const mt_rules_t *rules, const char *method,
+    size_t method_len, const char *path, size_t path_len,
+    const char **matched, size_t *matched_len)
+{
+    int                 rc;
+    size_t              i;
+    const mt_rule_t    *rule;
+    pcre2_match_data   *md;
+
+    md = pcre2_match_data_create(1, NULL);
+    if (md == NULL) {
+        return MT_ERR_NOMEM;
+    }
+
+    for (i = 0; i < rules->n; i++) {
+        rule = &rules->rules[i];
+
+        if (!(rule->method_len == 1 && rule->entry[0] == '*')
+            && (rule->method_len != method_len
+                || memcmp(rule->entry, method, method_len) != 0))
+        {
+            continue;
+        }
+
+        rc = pcre2_match(rule->re, (PCRE2_SPTR) path, path_len, 0, 0, md,
+                         rules->mctx);
+
+        if (rc >= 0) {
+            pcre2_match_data_free(md);
+            *matched = rule->entry;
+            *matched_len = rule->entry_len;
+            return MT_OK;
+        }
+
+        /* PCRE2_ERROR_NOMATCH or a limit: this rule does not allow */
+    }
+
+    pcre2_match_data_free(md);
+
+    return MT_ERR_SCOPE_DENIED;
+}

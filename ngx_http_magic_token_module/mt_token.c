@@ -1,0 +1,289 @@
+/*
+ * Copyright (C) 2026 The ngx_http_magic_token_module authors.
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * A magic token from end to end: signature, claims, the encrypted
+ * credential and the request's scope check.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "mt_core.h"
+
+
+static const char  *mt_errors[] = {
+    "",                     /* MT_OK */
+    "missing",
+    "malformed",
+    "too_large",
+    "unsupported_alg",
+    "unknown_key",
+    "bad_signature",
+    "expired",
+    "not_yet_valid",
+    "invalid_claims",
+    "decrypt_failed",
+    "invalid_credential",
+    "unknown_scope",
+    "scope_denied",
+    "bad_scope",
+    "bad_key",
+    "out_of_memory",
+    "internal"
+};
+
+
+const char *
+mt_strerror(mt_err_t err)
+{
+    if ((size_t) err >= sizeof(mt_errors) / sizeof(mt_errors[0])) {
+        return "internal";
+    }
+
+    return mt_errors[err];
+}
+
+
+void
+mt_hash_hex(char out[MT_HASH_HEX_LEN + 1], const void *data, size_t len)
+{
+    size_t          i;
+    unsigned char   md[SHA256_DIGEST_LENGTH];
+    static const char  hex[] = "0123456789abcdef";
+
+    SHA256(data, len, md);
+
+    for (i = 0; i < MT_HASH_HEX_LEN / 2; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 0x0f];
+    }
+
+    out[MT_HASH_HEX_LEN] = '\0';
+}
+
+
+/* a NumericDate: a JSON integer (not a real, not a string) */
+static mt_err_t
+mt_claim_time(const json_t *claims, const char *name, int required,
+    int64_t *value, int *present)
+{
+    json_t  *v;
+
+    *present = 0;
+
+    v = json_object_get(claims, name);
+
+    if (v == NULL) {
+        return required ? MT_ERR_INVALID_CLAIMS : MT_OK;
+    }
+
+    if (!json_is_integer(v)) {
+        return MT_ERR_INVALID_CLAIMS;
+    }
+
+    *value = (int64_t) json_integer_value(v);
+    *present = 1;
+
+    return MT_OK;
+}
+
+
+mt_err_t
+mt_claims_check(const json_t *claims, int64_t now, int64_t leeway)
+{
+    int       present;
+    int64_t   exp, nbf, iat;
+    mt_err_t  rc;
+
+    rc = mt_claim_time(claims, "exp", 1, &exp, &present);
+    if (rc != MT_OK) {
+        return rc;
+    }
+
+    rc = mt_claim_time(claims, "iat", 0, &iat, &present);
+    if (rc != MT_OK) {
+        return rc;
+    }
+
+    rc = mt_claim_time(claims, "nbf", 0, &nbf, &present);
+    if (rc != MT_OK) {
+        return rc;
+    }
+
+    /* written so that huge or negative values cannot overflow */
+    if (exp <= now - leeway) {
+        return MT_ERR_EXPIRED;
+    }
+
+    if (present && nbf > now + leeway) {
+        return MT_ERR_NOT_YET_VALID;
+    }
+
+    return MT_OK;
+}
+
+
+/* null/absent, or an array of strings */
+static mt_err_t
+mt_claim_string_list(const json_t *claims, const char *name, json_t **out)
+{
+    size_t   i;
+    json_t  *v, *item;
+
+    *out = NULL;
+
+    v = json_object_get(claims, name);
+
+    if (v == NULL || json_is_null(v)) {
+        return MT_OK;
+    }
+
+    if (!json_is_array(v) || json_array_size(v) > MT_MAX_RULES) {
+        return MT_ERR_INVALID_CLAIMS;
+    }
+
+    json_array_foreach(v, i, item) {
+        if (!json_is_string(item)) {
+            return MT_ERR_INVALID_CLAIMS;
+        }
+    }
+
+    *out = v;
+
+    return MT_OK;
+}
+
+
+mt_err_t
+mt_token_verify(mt_token_t *t, const mt_keyset_t *ks, const char *token,
+    size_t len, int64_t now, int64_t leeway, mt_match_mode_t mode)
+{
+    size_t    i;
+    json_t   *v, *allowed, *scopes;
+    mt_err_t  rc;
+
+    memset(t, 0, sizeof(mt_token_t));
+
+    rc = mt_jws_verify(&t->jws, ks, token, len);
+    if (rc != MT_OK) {
+        return rc;
+    }
+
+    rc = mt_claims_check(t->jws.claims, now, leeway);
+    if (rc != MT_OK) {
+        goto failed;
+    }
+
+    rc = mt_claim_string_list(t->jws.claims, "scopes", &scopes);
+    if (rc != MT_OK) {
+        goto failed;
+    }
+
+    rc = mt_claim_string_list(t->jws.claims, "allowed", &allowed);
+    if (rc != MT_OK) {
+        goto failed;
+    }
+
+    t->scopes = scopes;
+
+    t->rules = mt_rules_new(mode);
+    if (t->rules == NULL) {
+        rc = MT_ERR_NOMEM;
+        goto failed;
+    }
+
+    if (allowed != NULL) {
+        json_array_foreach(allowed, i, v) {
+            rc = mt_rules_add(t->rules, json_string_value(v),
+                              json_string_length(v), NULL, 0);
+            if (rc != MT_OK) {
+                /* an entry that does not compile was never allowed */
+                rc = rc == MT_ERR_NOMEM ? rc : MT_ERR_INVALID_CLAIMS;
+                goto failed;
+            }
+        }
+    }
+
+    return MT_OK;
+
+failed:
+
+    mt_token_clear(t);
+
+    return rc;
+}
+
+
+mt_err_t
+mt_token_decrypt(mt_token_t *t, const mt_keyset_t *ks)
+{
+    json_t  *v;
+
+    v = json_object_get(t->jws.claims, "token");
+
+    if (v == NULL || json_is_null(v)) {
+        return MT_OK;
+    }
+
+    if (!json_is_string(v)) {
+        return MT_ERR_INVALID_CLAIMS;
+    }
+
+    return mt_credential_decrypt(ks, json_string_value(v),
+                                 json_string_length(v), &t->credential,
+                                 &t->credential_len);
+}
+
+
+mt_err_t
+mt_token_authorize(const mt_token_t *t, const mt_named_scope_t *named,
+    size_t n_named, mt_match_mode_t mode, const char *method,
+    size_t method_len, const char *path, size_t path_len,
+    const char **matched, size_t *matched_len)
+{
+    size_t       i, j;
+    json_t      *v;
+    const char  *name;
+
+    if (t->scopes != NULL) {
+        json_array_foreach(t->scopes, i, v) {
+            name = json_string_value(v);
+
+            for (j = 0; j < n_named; j++) {
+                if (named[j].name_len == json_string_length(v)
+                    && memcmp(named[j].name, name, named[j].name_len) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (j == n_named) {
+                return MT_ERR_UNKNOWN_SCOPE;
+            }
+
+            if (mt_rules_match(named[j].rules[mode], method, method_len,
+                               path, path_len, matched, matched_len)
+                == MT_OK)
+            {
+                return MT_OK;
+            }
+        }
+    }
+
+    return mt_rules_match(t->rules, method, method_len, path, path_len,
+                          matched, matched_len);
+}
+
+
+void
+mt_token_clear(mt_token_t *t)
+{
+    OPENSSL_clear_free(t->credential, t->credential_len);
+    mt_rules_free(t->rules);
+    mt_jws_clear(&t->jws);
+    memset(t, 0, sizeof(mt_token_t));
+}

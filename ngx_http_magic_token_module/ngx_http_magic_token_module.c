@@ -1,0 +1,794 @@
+/*
+ * Copyright (C) 2026 The ngx_http_magic_token_module authors.
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * Directives, configuration and the access phase handler.  All crypto,
+ * JSON and regex work is in the nginx-free core (mt_core.h); this file
+ * only reads configuration, finds the token and answers the request.
+ */
+
+
+#include "ngx_http_magic_token_module.h"
+
+
+static ngx_int_t ngx_http_magic_token_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_magic_token_check(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
+static ngx_int_t ngx_http_magic_token_find(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_str_t *token);
+static ngx_int_t ngx_http_magic_token_deny(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
+static void ngx_http_magic_token_cleanup(void *data);
+
+static void *ngx_http_magic_token_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_magic_token_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_magic_token_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static ngx_int_t ngx_http_magic_token_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_magic_token_init(ngx_conf_t *cf);
+
+static char *ngx_http_magic_token(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_magic_token_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_magic_token_scope(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void ngx_http_magic_token_free_keys(void *data);
+static void ngx_http_magic_token_free_rules(void *data);
+
+
+static ngx_conf_enum_t  ngx_http_magic_token_scope_match[] = {
+    { ngx_string("full"), MT_MATCH_FULL },
+    { ngx_string("prefix"), MT_MATCH_PREFIX },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_magic_token_commands[] = {
+
+    { ngx_string("magic_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_magic_token,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("magic_token_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_magic_token_key,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("magic_token_scope"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_magic_token_scope,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("magic_token_scope_match"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_magic_token_loc_conf_t, scope_match),
+      &ngx_http_magic_token_scope_match },
+
+    { ngx_string("magic_token_scope_uri"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_magic_token_loc_conf_t, scope_uri),
+      NULL },
+
+    { ngx_string("magic_token_realm"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_magic_token_loc_conf_t, realm),
+      NULL },
+
+    { ngx_string("magic_token_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_magic_token_loc_conf_t, max_size),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_magic_token_module_ctx = {
+    ngx_http_magic_token_preconfiguration,  /* preconfiguration */
+    ngx_http_magic_token_init,              /* postconfiguration */
+
+    ngx_http_magic_token_create_main_conf,  /* create main configuration */
+    NULL,                                   /* init main configuration */
+
+    NULL,                                   /* create server configuration */
+    NULL,                                   /* merge server configuration */
+
+    ngx_http_magic_token_create_loc_conf,   /* create location configuration */
+    ngx_http_magic_token_merge_loc_conf     /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_magic_token_module = {
+    NGX_MODULE_V1,
+    &ngx_http_magic_token_module_ctx,       /* module context */
+    ngx_http_magic_token_commands,          /* module directives */
+    NGX_HTTP_MODULE,                        /* module type */
+    NULL,                                   /* init master */
+    NULL,                                   /* init module */
+    NULL,                                   /* init process */
+    NULL,                                   /* init thread */
+    NULL,                                   /* exit thread */
+    NULL,                                   /* exit process */
+    NULL,                                   /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_str_t  ngx_http_magic_token_bearer = ngx_string("Bearer ");
+
+
+static ngx_int_t
+ngx_http_magic_token_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                         rc;
+    ngx_pool_cleanup_t               *cln;
+    ngx_http_magic_token_ctx_t       *ctx;
+    ngx_http_magic_token_loc_conf_t  *mlcf;
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_magic_token_module);
+
+    if (mlcf->source == NGX_HTTP_MAGIC_TOKEN_OFF) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_magic_token_get_ctx(r);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_magic_token_ctx_t));
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_magic_token_cleanup;
+        cln->data = ctx;
+
+        ngx_http_set_ctx(r, ctx, ngx_http_magic_token_module);
+    }
+
+    rc = ngx_http_magic_token_check(r, mlcf, ctx);
+
+    if (rc == NGX_OK) {
+        ctx->error = MT_OK;
+        return NGX_OK;
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_magic_token_deny(r, mlcf, ctx);
+}
+
+
+/*
+ * NGX_OK: the request may go on; NGX_DECLINED: refused, ctx->error
+ * says why; NGX_ERROR: an internal error.
+ */
+static ngx_int_t
+ngx_http_magic_token_check(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx)
+{
+    size_t       matched_len;
+    mt_err_t     rc;
+    ngx_str_t    token, path;
+    const char  *matched;
+
+    ngx_http_magic_token_main_conf_t  *mmcf;
+
+    if (ngx_http_magic_token_find(r, mlcf, &token) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /*
+     * After an internal redirect the verified token is reused when it
+     * is the same token, checked with the same keys and match mode.
+     */
+    if (ctx->verified
+        && (token.len != ctx->raw.len
+            || ngx_memcmp(token.data, ctx->raw.data, token.len) != 0
+            || ctx->keys != mlcf->keys
+            || ctx->scope_match != mlcf->scope_match))
+    {
+        mt_token_clear(&ctx->token);
+        ctx->verified = 0;
+        ctx->decrypted = 0;
+    }
+
+    ngx_str_null(&ctx->scope);
+
+    if (!ctx->verified) {
+        ctx->has_token = token.len > 0;
+        ctx->raw = token;
+
+        if (token.len == 0) {
+            ctx->error = MT_ERR_MISSING;
+            return NGX_DECLINED;
+        }
+
+        mt_hash_hex(ctx->hash, token.data, token.len);
+
+        if (token.len > mlcf->max_size) {
+            ctx->error = MT_ERR_TOO_LARGE;
+            return NGX_DECLINED;
+        }
+
+        rc = mt_token_verify(&ctx->token, mlcf->keys, (char *) token.data,
+                             token.len, (int64_t) ngx_time(), 0,
+                             (mt_match_mode_t) mlcf->scope_match);
+        if (rc != MT_OK) {
+            ctx->error = rc;
+            return rc == MT_ERR_NOMEM ? NGX_ERROR : NGX_DECLINED;
+        }
+
+        ctx->verified = 1;
+        ctx->keys = mlcf->keys;
+        ctx->scope_match = mlcf->scope_match;
+    }
+
+    if (mlcf->scope_uri) {
+        if (ngx_http_complex_value(r, mlcf->scope_uri, &path) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        path = r->uri;
+    }
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_magic_token_module);
+
+    rc = mt_token_authorize(&ctx->token,
+                            mmcf->scopes ? mmcf->scopes->elts : NULL,
+                            mmcf->scopes ? mmcf->scopes->nelts : 0,
+                            (mt_match_mode_t) mlcf->scope_match,
+                            (char *) r->method_name.data,
+                            r->method_name.len, (char *) path.data,
+                            path.len, &matched, &matched_len);
+    if (rc != MT_OK) {
+        ctx->error = rc;
+        return rc == MT_ERR_NOMEM ? NGX_ERROR : NGX_DECLINED;
+    }
+
+    ctx->scope.data = (u_char *) matched;
+    ctx->scope.len = matched_len;
+
+    if (!ctx->decrypted) {
+        rc = mt_token_decrypt(&ctx->token, mlcf->keys);
+        if (rc != MT_OK) {
+            ngx_str_null(&ctx->scope);
+            ctx->error = rc;
+            return rc == MT_ERR_NOMEM ? NGX_ERROR : NGX_DECLINED;
+        }
+
+        ctx->decrypted = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_magic_token_find(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_str_t *token)
+{
+    u_char  *p, *last;
+
+    if (mlcf->source == NGX_HTTP_MAGIC_TOKEN_VARIABLE) {
+        if (ngx_http_complex_value(r, mlcf->token, token) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else if (r->headers_in.authorization) {
+        *token = r->headers_in.authorization->value;
+
+    } else {
+        ngx_str_null(token);
+        return NGX_OK;
+    }
+
+    p = token->data;
+    last = p + token->len;
+
+    /* "Bearer <jwt>", the scheme case-insensitive, or a bare <jwt> */
+    if (token->len > ngx_http_magic_token_bearer.len
+        && ngx_strncasecmp(p, ngx_http_magic_token_bearer.data,
+                           ngx_http_magic_token_bearer.len) == 0)
+    {
+        p += ngx_http_magic_token_bearer.len;
+    }
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
+        last--;
+    }
+
+    token->data = p;
+    token->len = last - p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_magic_token_deny(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx)
+{
+    ngx_int_t         status;
+    ngx_str_t        *challenge;
+    ngx_table_elt_t  *h;
+
+    if (ctx->has_token) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "magic_token: denied: %s (token %s)",
+                      mt_strerror(ctx->error), ctx->hash);
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "magic_token: denied: %s", mt_strerror(ctx->error));
+    }
+
+    switch (ctx->error) {
+
+    case MT_ERR_MISSING:
+        status = NGX_HTTP_UNAUTHORIZED;
+        challenge = &mlcf->challenge;
+        break;
+
+    case MT_ERR_SCOPE_DENIED:
+    case MT_ERR_UNKNOWN_SCOPE:
+        status = NGX_HTTP_FORBIDDEN;
+        challenge = &mlcf->challenge_scope;
+        break;
+
+    default:
+        status = NGX_HTTP_UNAUTHORIZED;
+        challenge = &mlcf->challenge_invalid;
+        break;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "WWW-Authenticate");
+    h->value = *challenge;
+    r->headers_out.www_authenticate = h;
+
+    return status;
+}
+
+
+ngx_http_magic_token_ctx_t *
+ngx_http_magic_token_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_magic_token_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_magic_token_module);
+
+    if (ctx != NULL) {
+        return ctx;
+    }
+
+    /*
+     * An internal redirect zeroes the module contexts; the request pool,
+     * shared with subrequests, still holds ours.
+     */
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_magic_token_cleanup) {
+            ctx = cln->data;
+            ngx_http_set_ctx(r->main, ctx, ngx_http_magic_token_module);
+            return ctx;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_magic_token_cleanup(void *data)
+{
+    ngx_http_magic_token_ctx_t  *ctx = data;
+
+    mt_token_clear(&ctx->token);
+}
+
+
+static void *
+ngx_http_magic_token_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_magic_token_main_conf_t  *mmcf;
+
+    mmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_magic_token_main_conf_t));
+    if (mmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mmcf->scopes = NULL;
+     */
+
+    return mmcf;
+}
+
+
+static void *
+ngx_http_magic_token_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_magic_token_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_magic_token_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->token = NULL;
+     *     conf->keys = NULL;
+     *     conf->realm = { 0, NULL };
+     *     conf->challenge* = { 0, NULL };
+     */
+
+    conf->source = NGX_CONF_UNSET_UINT;
+    conf->scope_match = NGX_CONF_UNSET_UINT;
+    conf->scope_uri = NGX_CONF_UNSET_PTR;
+    conf->max_size = NGX_CONF_UNSET_SIZE;
+
+    return conf;
+}
+
+
+static ngx_int_t
+ngx_http_magic_token_challenge(ngx_conf_t *cf, ngx_str_t *out,
+    ngx_str_t *realm, char *error)
+{
+    size_t  len;
+
+    len = sizeof("Bearer realm=\"\"") - 1 + realm->len;
+
+    if (error) {
+        len += sizeof(", error=\"\"") - 1 + ngx_strlen(error);
+    }
+
+    out->data = ngx_pnalloc(cf->pool, len);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (error) {
+        out->len = ngx_sprintf(out->data, "Bearer realm=\"%V\", error=\"%s\"",
+                               realm, error)
+                   - out->data;
+
+    } else {
+        out->len = ngx_sprintf(out->data, "Bearer realm=\"%V\"", realm)
+                   - out->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_magic_token_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_magic_token_loc_conf_t  *prev = parent;
+    ngx_http_magic_token_loc_conf_t  *conf = child;
+
+    u_char  *p;
+
+    if (conf->source == NGX_CONF_UNSET_UINT) {
+        conf->source = prev->source;
+        conf->token = prev->token;
+    }
+
+    ngx_conf_merge_uint_value(conf->source, prev->source,
+                              NGX_HTTP_MAGIC_TOKEN_OFF);
+
+    if (conf->keys == NULL) {
+        conf->keys = prev->keys;
+    }
+
+    ngx_conf_merge_uint_value(conf->scope_match, prev->scope_match,
+                              MT_MATCH_FULL);
+    ngx_conf_merge_ptr_value(conf->scope_uri, prev->scope_uri, NULL);
+    ngx_conf_merge_size_value(conf->max_size, prev->max_size, 16384);
+
+    if (conf->max_size == 0 || conf->max_size > MT_MAX_TOKEN_LEN) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"magic_token_max_size\" must be between 1 and "
+                           "%d", MT_MAX_TOKEN_LEN);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->realm.data == NULL) {
+        conf->realm = prev->realm;
+        conf->challenge = prev->challenge;
+        conf->challenge_invalid = prev->challenge_invalid;
+        conf->challenge_scope = prev->challenge_scope;
+    }
+
+    if (conf->realm.data == NULL) {
+        ngx_str_set(&conf->realm, "magic-token");
+    }
+
+    if (conf->challenge.data == NULL) {
+        for (p = conf->realm.data; p < conf->realm.data + conf->realm.len;
+             p++)
+        {
+            if (*p == '"' || *p == '\\' || *p < 0x20 || *p == 0x7f) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"magic_token_realm\" must not contain "
+                                   "quotes, backslashes or control "
+                                   "characters");
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        if (ngx_http_magic_token_challenge(cf, &conf->challenge,
+                                           &conf->realm, NULL)
+            != NGX_OK
+            || ngx_http_magic_token_challenge(cf, &conf->challenge_invalid,
+                                              &conf->realm, "invalid_token")
+               != NGX_OK
+            || ngx_http_magic_token_challenge(cf, &conf->challenge_scope,
+                                              &conf->realm,
+                                              "insufficient_scope")
+               != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (conf->source != NGX_HTTP_MAGIC_TOKEN_OFF && conf->keys == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"magic_token\" is on but no \"magic_token_key\" "
+                           "is configured for this location");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_magic_token(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_magic_token_loc_conf_t *mlcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (mlcf->source != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        mlcf->source = NGX_HTTP_MAGIC_TOKEN_OFF;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value[1].data, "on") == 0) {
+        mlcf->source = NGX_HTTP_MAGIC_TOKEN_HEADER;
+        return NGX_CONF_OK;
+    }
+
+    if (value[1].len == 0 || value[1].data[0] != '$') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\": expected \"on\", \"off\" "
+                           "or a variable", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    mlcf->token = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (mlcf->token == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = mlcf->token;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    mlcf->source = NGX_HTTP_MAGIC_TOKEN_VARIABLE;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_magic_token_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_magic_token_loc_conf_t *mlcf = conf;
+
+    char                 errbuf[NGX_MAX_CONF_ERRSTR];
+    ngx_str_t           *value, file;
+    ngx_pool_cleanup_t  *cln;
+
+    value = cf->args->elts;
+    file = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (mlcf->keys == NULL) {
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        mlcf->keys = mt_keyset_new();
+        if (mlcf->keys == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        cln->handler = ngx_http_magic_token_free_keys;
+        cln->data = mlcf->keys;
+    }
+
+    errbuf[0] = '\0';
+
+    if (mt_keyset_add_file(mlcf->keys, (char *) file.data, errbuf,
+                           sizeof(errbuf))
+        != MT_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "magic_token_key %s",
+                           errbuf);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_magic_token_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_magic_token_main_conf_t *mmcf = conf;
+
+    char                 errbuf[NGX_MAX_CONF_ERRSTR];
+    ngx_str_t           *value;
+    ngx_uint_t           i, m;
+    mt_named_scope_t    *scope;
+    ngx_pool_cleanup_t  *cln;
+
+    value = cf->args->elts;
+
+    if (mmcf->scopes == NULL) {
+        mmcf->scopes = ngx_array_create(cf->pool, 4, sizeof(mt_named_scope_t));
+        if (mmcf->scopes == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    scope = mmcf->scopes->elts;
+
+    for (i = 0; i < mmcf->scopes->nelts; i++) {
+        if (scope[i].name_len == value[1].len
+            && ngx_strncmp(scope[i].name, value[1].data, value[1].len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate magic_token_scope \"%V\"",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    scope = ngx_array_push(mmcf->scopes);
+    if (scope == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(scope, sizeof(mt_named_scope_t));
+    scope->name = (char *) value[1].data;
+    scope->name_len = value[1].len;
+
+    for (m = MT_MATCH_FULL; m <= MT_MATCH_PREFIX; m++) {
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        scope->rules[m] = mt_rules_new((mt_match_mode_t) m);
+        if (scope->rules[m] == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        cln->handler = ngx_http_magic_token_free_rules;
+        cln->data = scope->rules[m];
+
+        for (i = 2; i < cf->args->nelts; i++) {
+            errbuf[0] = '\0';
+
+            if (mt_rules_add(scope->rules[m], (char *) value[i].data,
+                             value[i].len, errbuf, sizeof(errbuf))
+                != MT_OK)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "magic_token_scope \"%V\": %s",
+                                   &value[1], errbuf);
+                return NGX_CONF_ERROR;
+            }
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_magic_token_free_keys(void *data)
+{
+    mt_keyset_free(data);
+}
+
+
+static void
+ngx_http_magic_token_free_rules(void *data)
+{
+    mt_rules_free(data);
+}
+
+
+static ngx_int_t
+ngx_http_magic_token_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_magic_token_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_magic_token_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_magic_token_handler;
+
+    return NGX_OK;
+}

@@ -1,0 +1,70 @@
+/*
+ * Copyright (C) 2026 The ngx_http_magic_token_module authors.
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+#ifndef _NGX_HTTP_MAGIC_TOKEN_MODULE_H_INCLUDED_
+#define _NGX_HTTP_MAGIC_TOKEN_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "mt_core.h"
+
+
+#define NGX_HTTP_MAGIC_TOKEN_OFF       0
+#define NGX_HTTP_MAGIC_TOKEN_HEADER    1
+#define NGX_HTTP_MAGIC_TOKEN_VARIABLE  2
+
+
+typedef struct {
+    ngx_array_t                *scopes;     /* of mt_named_scope_t */
+} ngx_http_magic_token_main_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                  source;
+    ngx_http_complex_value_t   *token;      /* with source VARIABLE */
+    mt_keyset_t                *keys;
+    ngx_uint_t                  scope_match;
+    ngx_http_complex_value_t   *scope_uri;
+    ngx_str_t                   realm;
+    size_t                      max_size;
+
+    /* WWW-Authenticate values, built at merge time */
+    ngx_str_t                   challenge;
+    ngx_str_t                   challenge_invalid;
+    ngx_str_t                   challenge_scope;
+} ngx_http_magic_token_loc_conf_t;
+
+
+/*
+ * Per request, shared with subrequests and kept across internal
+ * redirects (found again through its pool cleanup).
+ */
+typedef struct {
+    mt_err_t                    error;
+    unsigned                    has_token:1;
+    unsigned                    verified:1;
+    unsigned                    decrypted:1;
+
+    ngx_str_t                   raw;        /* the token bytes */
+    char                        hash[MT_HASH_HEX_LEN + 1];
+    const mt_keyset_t          *keys;
+    ngx_uint_t                  scope_match;
+    mt_token_t                  token;
+    ngx_str_t                   scope;      /* the entry that matched */
+} ngx_http_magic_token_ctx_t;
+
+
+ngx_http_magic_token_ctx_t *ngx_http_magic_token_get_ctx(
+    ngx_http_request_t *r);
+ngx_int_t ngx_http_magic_token_add_variables(ngx_conf_t *cf);
+
+
+extern ngx_module_t  ngx_http_magic_token_module;
+
+
+#endif /* _NGX_HTTP_MAGIC_TOKEN_MODULE_H_INCLUDED_ */

@@ -1,0 +1,261 @@
+/*
+ * Copyright (C) 2026 The ngx_http_magic_token_module authors.
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * $magic_token_credential, $magic_token_claim_<name>, $magic_token_scope,
+ * $magic_token_id and $magic_token_error.  None is cacheable: a request
+ * can be checked again after an internal redirect.
+ */
+
+
+#include "ngx_http_magic_token_module.h"
+
+
+#define NGX_HTTP_MAGIC_TOKEN_MAX_JTI  128
+
+
+static ngx_int_t ngx_http_magic_token_credential_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_magic_token_claim_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_magic_token_scope_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_magic_token_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_magic_token_error_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+static ngx_http_variable_t  ngx_http_magic_token_vars[] = {
+
+    { ngx_string("magic_token_credential"), NULL,
+      ngx_http_magic_token_credential_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+    { ngx_string("magic_token_claim_"), NULL,
+      ngx_http_magic_token_claim_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
+
+    { ngx_string("magic_token_scope"), NULL,
+      ngx_http_magic_token_scope_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("magic_token_id"), NULL,
+      ngx_http_magic_token_id_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("magic_token_error"), NULL,
+      ngx_http_magic_token_error_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+ngx_int_t
+ngx_http_magic_token_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_magic_token_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_magic_token_set(ngx_http_variable_value_t *v, u_char *data,
+    size_t len)
+{
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = data;
+}
+
+
+/* a verified token whose request passed, else NULL */
+static ngx_http_magic_token_ctx_t *
+ngx_http_magic_token_passed(ngx_http_request_t *r)
+{
+    ngx_http_magic_token_ctx_t  *ctx;
+
+    ctx = ngx_http_magic_token_get_ctx(r);
+
+    if (ctx == NULL || !ctx->verified || ctx->error != MT_OK) {
+        return NULL;
+    }
+
+    return ctx;
+}
+
+
+static ngx_int_t
+ngx_http_magic_token_credential_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_magic_token_ctx_t  *ctx;
+
+    ctx = ngx_http_magic_token_passed(r);
+
+    if (ctx == NULL || !ctx->decrypted || ctx->token.credential == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    ngx_http_magic_token_set(v, ctx->token.credential,
+                             ctx->token.credential_len);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_magic_token_claim_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t *name = (ngx_str_t *) data;
+
+    char                        *s, *key;
+    u_char                      *p;
+    size_t                       len, prefix;
+    json_t                      *value;
+    ngx_http_magic_token_ctx_t  *ctx;
+
+    ctx = ngx_http_magic_token_get_ctx(r);
+
+    /* claims of a token whose signature verified, even if out of scope */
+    if (ctx == NULL || !ctx->verified) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    prefix = sizeof("magic_token_claim_") - 1;
+
+    key = ngx_pnalloc(r->pool, name->len - prefix + 1);
+    if (key == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(key, name->data + prefix, name->len - prefix);
+    key[name->len - prefix] = '\0';
+
+    value = json_object_get(ctx->token.jws.claims, key);
+
+    if (value == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    if (mt_json_claim_string(value, &s, &len) != MT_OK) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        free(s);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, s, len);
+    free(s);
+
+    ngx_http_magic_token_set(v, p, len);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_magic_token_scope_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_magic_token_ctx_t  *ctx;
+
+    ctx = ngx_http_magic_token_passed(r);
+
+    if (ctx == NULL || ctx->scope.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    ngx_http_magic_token_set(v, ctx->scope.data, ctx->scope.len);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_magic_token_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    size_t                       i, len;
+    json_t                      *jti;
+    const char                  *s;
+    ngx_http_magic_token_ctx_t  *ctx;
+
+    ctx = ngx_http_magic_token_get_ctx(r);
+
+    if (ctx == NULL || !ctx->has_token) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    if (ctx->verified) {
+        jti = json_object_get(ctx->token.jws.claims, "jti");
+
+        if (json_is_string(jti)) {
+            s = json_string_value(jti);
+            len = json_string_length(jti);
+
+            for (i = 0; i < len; i++) {
+                /* printable ASCII without quotes: safe in any log format */
+                if (s[i] <= 0x20 || s[i] >= 0x7f || s[i] == '"'
+                    || s[i] == '\\')
+                {
+                    break;
+                }
+            }
+
+            if (len > 0 && i == len && len <= NGX_HTTP_MAGIC_TOKEN_MAX_JTI) {
+                ngx_http_magic_token_set(v, (u_char *) s, len);
+                return NGX_OK;
+            }
+        }
+    }
+
+    ngx_http_magic_token_set(v, (u_char *) ctx->hash, MT_HASH_HEX_LEN);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_magic_token_error_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    const char                  *s;
+    ngx_http_magic_token_ctx_t  *ctx;
+
+    ctx = ngx_http_magic_token_get_ctx(r);
+
+    if (ctx == NULL || ctx->error == MT_OK) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    s = mt_strerror(ctx->error);
+
+    ngx_http_magic_token_set(v, (u_char *) s, ngx_strlen(s));
+
+    return NGX_OK;
+}
