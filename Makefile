@@ -60,7 +60,9 @@ $(BUILD)/nginx/objs/Makefile: config
 
 $(MODULE): $(BUILD)/nginx/objs/Makefile $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
 	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules
-	cp $(BUILD)/nginx/objs/ngx_http_magic_token_module.so $@
+	@# a new inode: a running nginx keeps its mapping of the old file
+	cp $(BUILD)/nginx/objs/ngx_http_magic_token_module.so $@.tmp
+	mv -f $@.tmp $@
 
 deps:
 	@missing=""; \
@@ -99,7 +101,10 @@ demo: deps
 
 install: module
 	install -d $(DESTDIR)$(MODULES_DIR)
-	install -m 0644 $(MODULE) $(DESTDIR)$(MODULES_DIR)/
+	install -m 0644 $(MODULE) \
+	    $(DESTDIR)$(MODULES_DIR)/.ngx_http_magic_token_module.so.tmp
+	mv -f $(DESTDIR)$(MODULES_DIR)/.ngx_http_magic_token_module.so.tmp \
+	    $(DESTDIR)$(MODULES_DIR)/ngx_http_magic_token_module.so
 
 clean:
 	rm -rf $(BUILD) t/servroot

@@ -47,7 +47,8 @@ static ngx_conf_enum_t  ngx_http_magic_token_scope_match[] = {
 static ngx_command_t  ngx_http_magic_token_commands[] = {
 
     { ngx_string("magic_token"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+                        |NGX_CONF_TAKE1,
       ngx_http_magic_token,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -230,6 +231,11 @@ ngx_http_magic_token_check(ngx_http_request_t *r,
 
         if (token.len > mlcf->max_size) {
             ctx->error = MT_ERR_TOO_LARGE;
+            return NGX_DECLINED;
+        }
+
+        if (mlcf->keys == NULL) {
+            ctx->error = MT_ERR_UNKNOWN_KEY;
             return NGX_DECLINED;
         }
 
@@ -505,7 +511,8 @@ ngx_http_magic_token_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_magic_token_loc_conf_t  *prev = parent;
     ngx_http_magic_token_loc_conf_t  *conf = child;
 
-    u_char  *p;
+    u_char                    *p;
+    ngx_http_core_loc_conf_t  *clcf;
 
     if (conf->source == NGX_CONF_UNSET_UINT) {
         conf->source = prev->source;
@@ -570,10 +577,19 @@ ngx_http_magic_token_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
     }
 
-    if (conf->source != NGX_HTTP_MAGIC_TOKEN_OFF && conf->keys == NULL) {
+    /*
+     * http and server levels may leave the keys to their locations; a
+     * location must have some (and the handler denies without them).
+     */
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (conf->source != NGX_HTTP_MAGIC_TOKEN_OFF && conf->keys == NULL
+        && clcf->name.len > 0)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"magic_token\" is on but no \"magic_token_key\" "
-                           "is configured for this location");
+                           "\"magic_token\" is on in location \"%V\" but no "
+                           "\"magic_token_key\" is configured for it",
+                           &clcf->name);
         return NGX_CONF_ERROR;
     }
 
