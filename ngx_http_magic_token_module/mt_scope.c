@@ -228,6 +228,16 @@ mt_rules_match(const mt_rules_t *rules, const char *method,
     const mt_rule_t    *rule;
     pcre2_match_data   *md;
 
+    /*
+     * No legitimate path holds control characters; a decoded %0A would
+     * let "$" match before it while the upstream gets the whole path.
+     */
+    for (i = 0; i < path_len; i++) {
+        if ((unsigned char) path[i] < 0x20 || path[i] == 0x7f) {
+            return MT_ERR_SCOPE_DENIED;
+        }
+    }
+
     md = pcre2_match_data_create(1, NULL);
     if (md == NULL) {
         return MT_ERR_NOMEM;

@@ -239,40 +239,60 @@ mt_token_decrypt(mt_token_t *t, const mt_keyset_t *ks)
 }
 
 
+static const mt_named_scope_t *
+mt_named_scope_find(const mt_named_scope_t *named, size_t n_named,
+    const char *name, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < n_named; i++) {
+        if (named[i].name_len == len
+            && memcmp(named[i].name, name, len) == 0)
+        {
+            return &named[i];
+        }
+    }
+
+    return NULL;
+}
+
+
 mt_err_t
 mt_token_authorize(const mt_token_t *t, const mt_named_scope_t *named,
     size_t n_named, mt_match_mode_t mode, const char *method,
     size_t method_len, const char *path, size_t path_len,
     const char **matched, size_t *matched_len)
 {
-    size_t       i, j;
-    json_t      *v;
-    const char  *name;
+    size_t                   i;
+    json_t                  *v;
+    const mt_named_scope_t  *scope;
 
-    if (t->scopes != NULL) {
-        json_array_foreach(t->scopes, i, v) {
-            name = json_string_value(v);
+    if (t->scopes == NULL) {
+        goto allowed;
+    }
 
-            for (j = 0; j < n_named; j++) {
-                if (named[j].name_len == json_string_length(v)
-                    && memcmp(named[j].name, name, named[j].name_len) == 0)
-                {
-                    break;
-                }
-            }
-
-            if (j == n_named) {
-                return MT_ERR_UNKNOWN_SCOPE;
-            }
-
-            if (mt_rules_match(named[j].rules[mode], method, method_len,
-                               path, path_len, matched, matched_len)
-                == MT_OK)
-            {
-                return MT_OK;
-            }
+    /* every named scope must exist, whichever would match */
+    json_array_foreach(t->scopes, i, v) {
+        if (mt_named_scope_find(named, n_named, json_string_value(v),
+                                json_string_length(v)) == NULL)
+        {
+            return MT_ERR_UNKNOWN_SCOPE;
         }
     }
+
+    json_array_foreach(t->scopes, i, v) {
+        scope = mt_named_scope_find(named, n_named, json_string_value(v),
+                                    json_string_length(v));
+
+        if (mt_rules_match(scope->rules[mode], method, method_len, path,
+                           path_len, matched, matched_len)
+            == MT_OK)
+        {
+            return MT_OK;
+        }
+    }
+
+allowed:
 
     return mt_rules_match(t->rules, method, method_len, path, path_len,
                           matched, matched_len);

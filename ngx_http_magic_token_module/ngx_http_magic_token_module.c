@@ -138,7 +138,6 @@ static ngx_int_t
 ngx_http_magic_token_handler(ngx_http_request_t *r)
 {
     ngx_int_t                         rc;
-    ngx_pool_cleanup_t               *cln;
     ngx_http_magic_token_ctx_t       *ctx;
     ngx_http_magic_token_loc_conf_t  *mlcf;
 
@@ -148,23 +147,9 @@ ngx_http_magic_token_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    ctx = ngx_http_magic_token_get_ctx(r);
-
+    ctx = ngx_http_magic_token_verify(r);
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_magic_token_ctx_t));
-        if (ctx == NULL) {
-            return NGX_ERROR;
-        }
-
-        cln = ngx_pool_cleanup_add(r->pool, 0);
-        if (cln == NULL) {
-            return NGX_ERROR;
-        }
-
-        cln->handler = ngx_http_magic_token_cleanup;
-        cln->data = ctx;
-
-        ngx_http_set_ctx(r, ctx, ngx_http_magic_token_module);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     rc = ngx_http_magic_token_check(r, mlcf, ctx);
@@ -183,6 +168,105 @@ ngx_http_magic_token_handler(ngx_http_request_t *r)
 
 
 /*
+ * The token's signature and claims, checked once per request with the
+ * current location's keys, early enough for preaccess modules
+ * (limit_req keyed by $magic_token_id) to use the result.  Returns the
+ * context, whose error field says how it went; NULL on internal errors.
+ */
+ngx_http_magic_token_ctx_t *
+ngx_http_magic_token_verify(ngx_http_request_t *r)
+{
+    mt_err_t                          rc;
+    ngx_str_t                         token;
+    ngx_pool_cleanup_t               *cln;
+    ngx_http_magic_token_ctx_t       *ctx;
+    ngx_http_magic_token_loc_conf_t  *mlcf;
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_magic_token_module);
+
+    ctx = ngx_http_magic_token_get_ctx(r);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_magic_token_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NULL;
+        }
+
+        cln->handler = ngx_http_magic_token_cleanup;
+        cln->data = ctx;
+
+        ngx_http_set_ctx(r->main, ctx, ngx_http_magic_token_module);
+    }
+
+    if (mlcf->source == NGX_HTTP_MAGIC_TOKEN_OFF) {
+        return ctx;
+    }
+
+    if (ngx_http_magic_token_find(r, mlcf, &token) != NGX_OK) {
+        return NULL;
+    }
+
+    /*
+     * Done already (by a variable, or before an internal redirect) for
+     * the same token, keys and match mode: nothing more to do.
+     */
+    if (ctx->attempted
+        && token.len == ctx->raw.len
+        && ngx_memcmp(token.data, ctx->raw.data, token.len) == 0
+        && ctx->keys == mlcf->keys
+        && ctx->scope_match == mlcf->scope_match)
+    {
+        return ctx;
+    }
+
+    mt_token_clear(&ctx->token);
+
+    ctx->attempted = 1;
+    ctx->verified = 0;
+    ctx->decrypted = 0;
+    ctx->has_token = token.len > 0;
+    ctx->raw = token;
+    ctx->keys = mlcf->keys;
+    ctx->scope_match = mlcf->scope_match;
+    ngx_str_null(&ctx->scope);
+
+    if (token.len == 0) {
+        ctx->error = MT_ERR_MISSING;
+        return ctx;
+    }
+
+    mt_hash_hex(ctx->hash, token.data, token.len);
+
+    if (token.len > mlcf->max_size) {
+        ctx->error = MT_ERR_TOO_LARGE;
+        return ctx;
+    }
+
+    if (mlcf->keys == NULL) {
+        ctx->error = MT_ERR_UNKNOWN_KEY;
+        return ctx;
+    }
+
+    rc = mt_token_verify(&ctx->token, mlcf->keys, (char *) token.data,
+                         token.len, (int64_t) ngx_time(), 0,
+                         (mt_match_mode_t) mlcf->scope_match);
+    if (rc == MT_ERR_NOMEM) {
+        return NULL;
+    }
+
+    ctx->error = rc;
+    ctx->verified = (rc == MT_OK);
+
+    return ctx;
+}
+
+
+/*
  * NGX_OK: the request may go on; NGX_DECLINED: refused, ctx->error
  * says why; NGX_ERROR: an internal error.
  */
@@ -192,65 +276,16 @@ ngx_http_magic_token_check(ngx_http_request_t *r,
 {
     size_t       matched_len;
     mt_err_t     rc;
-    ngx_str_t    token, path;
+    ngx_str_t    path;
     const char  *matched;
 
     ngx_http_magic_token_main_conf_t  *mmcf;
 
-    if (ngx_http_magic_token_find(r, mlcf, &token) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    /*
-     * After an internal redirect the verified token is reused when it
-     * is the same token, checked with the same keys and match mode.
-     */
-    if (ctx->verified
-        && (token.len != ctx->raw.len
-            || ngx_memcmp(token.data, ctx->raw.data, token.len) != 0
-            || ctx->keys != mlcf->keys
-            || ctx->scope_match != mlcf->scope_match))
-    {
-        mt_token_clear(&ctx->token);
-        ctx->verified = 0;
-        ctx->decrypted = 0;
+    if (!ctx->verified) {
+        return NGX_DECLINED;
     }
 
     ngx_str_null(&ctx->scope);
-
-    if (!ctx->verified) {
-        ctx->has_token = token.len > 0;
-        ctx->raw = token;
-
-        if (token.len == 0) {
-            ctx->error = MT_ERR_MISSING;
-            return NGX_DECLINED;
-        }
-
-        mt_hash_hex(ctx->hash, token.data, token.len);
-
-        if (token.len > mlcf->max_size) {
-            ctx->error = MT_ERR_TOO_LARGE;
-            return NGX_DECLINED;
-        }
-
-        if (mlcf->keys == NULL) {
-            ctx->error = MT_ERR_UNKNOWN_KEY;
-            return NGX_DECLINED;
-        }
-
-        rc = mt_token_verify(&ctx->token, mlcf->keys, (char *) token.data,
-                             token.len, (int64_t) ngx_time(), 0,
-                             (mt_match_mode_t) mlcf->scope_match);
-        if (rc != MT_OK) {
-            ctx->error = rc;
-            return rc == MT_ERR_NOMEM ? NGX_ERROR : NGX_DECLINED;
-        }
-
-        ctx->verified = 1;
-        ctx->keys = mlcf->keys;
-        ctx->scope_match = mlcf->scope_match;
-    }
 
     if (mlcf->scope_uri) {
         if (ngx_http_complex_value(r, mlcf->scope_uri, &path) != NGX_OK) {
@@ -275,19 +310,18 @@ ngx_http_magic_token_check(ngx_http_request_t *r,
         return rc == MT_ERR_NOMEM ? NGX_ERROR : NGX_DECLINED;
     }
 
-    ctx->scope.data = (u_char *) matched;
-    ctx->scope.len = matched_len;
-
     if (!ctx->decrypted) {
         rc = mt_token_decrypt(&ctx->token, mlcf->keys);
         if (rc != MT_OK) {
-            ngx_str_null(&ctx->scope);
             ctx->error = rc;
             return rc == MT_ERR_NOMEM ? NGX_ERROR : NGX_DECLINED;
         }
 
         ctx->decrypted = 1;
     }
+
+    ctx->scope.data = (u_char *) matched;
+    ctx->scope.len = matched_len;
 
     return NGX_OK;
 }

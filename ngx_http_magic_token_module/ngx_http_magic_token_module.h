@@ -46,6 +46,7 @@ typedef struct {
  */
 typedef struct {
     mt_err_t                    error;
+    unsigned                    attempted:1;
     unsigned                    has_token:1;
     unsigned                    verified:1;
     unsigned                    decrypted:1;
@@ -60,6 +61,8 @@ typedef struct {
 
 
 ngx_http_magic_token_ctx_t *ngx_http_magic_token_get_ctx(
+    ngx_http_request_t *r);
+ngx_http_magic_token_ctx_t *ngx_http_magic_token_verify(
     ngx_http_request_t *r);
 ngx_int_t ngx_http_magic_token_add_variables(ngx_conf_t *cf);
 

@@ -83,6 +83,26 @@ ngx_http_magic_token_set(ngx_http_variable_value_t *v, u_char *data,
 }
 
 
+/*
+ * The id and the claims are known once the signature is checked, which
+ * may be before the access phase (limit_req runs in preaccess).
+ */
+static ngx_int_t
+ngx_http_magic_token_early(ngx_http_request_t *r,
+    ngx_http_magic_token_ctx_t **ctx)
+{
+    if (r != r->main) {
+        /* subrequests see what the main request found */
+        *ctx = ngx_http_magic_token_get_ctx(r);
+        return NGX_OK;
+    }
+
+    *ctx = ngx_http_magic_token_verify(r);
+
+    return *ctx ? NGX_OK : NGX_ERROR;
+}
+
+
 /* a verified token whose request passed, else NULL */
 static ngx_http_magic_token_ctx_t *
 ngx_http_magic_token_passed(ngx_http_request_t *r)
@@ -131,7 +151,9 @@ ngx_http_magic_token_claim_variable(ngx_http_request_t *r,
     json_t                      *value;
     ngx_http_magic_token_ctx_t  *ctx;
 
-    ctx = ngx_http_magic_token_get_ctx(r);
+    if (ngx_http_magic_token_early(r, &ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     /* claims of a token whose signature verified, even if out of scope */
     if (ctx == NULL || !ctx->verified) {
@@ -203,7 +225,9 @@ ngx_http_magic_token_id_variable(ngx_http_request_t *r,
     const char                  *s;
     ngx_http_magic_token_ctx_t  *ctx;
 
-    ctx = ngx_http_magic_token_get_ctx(r);
+    if (ngx_http_magic_token_early(r, &ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (ctx == NULL || !ctx->has_token) {
         v->not_found = 1;
