@@ -13,6 +13,8 @@ NGINX_BIN    ?= /usr/sbin/nginx
 MODULES_DIR  ?= /usr/lib/nginx/modules
 BUILD        ?= build
 CC           ?= cc
+# Debian's interpreter, where python3-cryptography and friends live
+export PYTHON ?= /usr/bin/python3
 
 MODULE       := $(BUILD)/ngx_http_magic_token_module.so
 SRC_DIR      := ngx_http_magic_token_module

@@ -55,6 +55,8 @@ typedef enum {
     MT_ERR_SCOPE_DENIED,        /* no scope allows the request */
     MT_ERR_BAD_SCOPE,           /* scope entry or regex does not compile */
     MT_ERR_BAD_KEY,             /* key file unusable */
+    MT_ERR_INVALID_AUDIENCE,    /* aud does not name an accepted audience */
+    MT_ERR_REQUIREMENT,         /* a magic_token_require value is empty */
     MT_ERR_NOMEM,
     MT_ERR_INTERNAL
 } mt_err_t;
@@ -160,6 +162,8 @@ const mt_key_t *mt_keyset_get(const mt_keyset_t *ks, size_t i);
 /* kid match; kid == NULL matches keys regardless of their kid */
 int mt_key_kid_is(const mt_key_t *key, const char *kid, size_t len);
 int mt_key_has_kid(const mt_key_t *key);
+/* may this key decrypt (JWE key management)? */
+int mt_key_for_encryption(const mt_key_t *key);
 /* the raw secret of an "oct" key, NULL for others */
 const unsigned char *mt_key_secret(const mt_key_t *key, size_t *len);
 
@@ -203,11 +207,19 @@ mt_err_t mt_jws_sign(const mt_key_t *key, mt_alg_t alg,
  */
 mt_err_t mt_claims_check(const json_t *claims, int64_t now, int64_t leeway);
 
+/*
+ * aud (a string or an array of strings) must name one of n accepted
+ * audiences; n == 0 accepts none.  MT_ERR_INVALID_AUDIENCE otherwise.
+ */
+mt_err_t mt_claims_check_audience(const json_t *claims,
+    const char *const *audiences, const size_t *lens, size_t n);
+
 
 /* ---- credential (mt_credential.c) -------------------------------- */
 
 /*
- * Decrypt the "token" claim: standard base64 of RSA-OAEP (SHA-256,
+ * Decrypt the "token" claim: a compact JWE (mt_jwe_decrypt), or
+ * magic-api-proxy's standard base64 of RSA-OAEP (SHA-256,
  * MGF1-SHA-256, no label), tried with every RSA private key of ks.
  * *out is malloc()ed; callers wipe it (OPENSSL_clear_free) when done.
  * Every failure is the same MT_ERR_DECRYPT.  Control characters in the
@@ -219,6 +231,24 @@ mt_err_t mt_credential_decrypt(const mt_keyset_t *ks, const char *b64,
 /* the matching encryption, for minting and tests */
 mt_err_t mt_credential_encrypt(const mt_key_t *key,
     const unsigned char *plain, size_t len, char **out_b64, size_t *out_len);
+
+
+/* ---- JWE (mt_jwe.c) ---------------------------------------------- */
+
+/*
+ * Decrypt a compact JWE (alg RSA-OAEP, RSA-OAEP-256, ECDH-ES,
+ * ECDH-ES+A128KW, ECDH-ES+A256KW, A128KW, A256KW, dir; enc A128GCM,
+ * A256GCM, A128CBC-HS256, A256CBC-HS512) with a key of ks.  *out is
+ * OPENSSL_malloc()ed; wipe it with OPENSSL_clear_free(*out, *out_len).
+ * Failures after the header was accepted are all MT_ERR_DECRYPT.
+ */
+mt_err_t mt_jwe_decrypt(const mt_keyset_t *ks, const char *jwe, size_t len,
+    unsigned char **out, size_t *out_len);
+
+/* encrypt to key (its public half); *out is malloc()ed and NUL-ended */
+mt_err_t mt_jwe_encrypt(const mt_key_t *key, const char *alg,
+    const char *enc, const char *kid, const unsigned char *plain,
+    size_t len, char **out, size_t *out_len);
 
 
 /* ---- scopes (mt_scope.c) ----------------------------------------- */
@@ -240,7 +270,8 @@ mt_err_t mt_rules_add(mt_rules_t *rules, const char *entry, size_t len,
 
 /*
  * MT_OK and *matched set to the entry text when some rule allows
- * (method, path); MT_ERR_SCOPE_DENIED when none does.  A rule whose
+ * (method, path); MT_ERR_SCOPE_DENIED when none does, or when the path
+ * holds a control character.  A rule whose
  * match hits a PCRE2 limit denies.
  */
 mt_err_t mt_rules_match(const mt_rules_t *rules, const char *method,

@@ -71,6 +71,17 @@ mt_credential_decrypt(const mt_keyset_t *ks, const char *b64, size_t len,
     *out = NULL;
     *out_len = 0;
 
+    if (memchr(b64, '.', len) != NULL) {
+        /* a compact JWE */
+        rc = mt_jwe_decrypt(ks, b64, len, &plain, &n);
+        if (rc != MT_OK) {
+            return rc == MT_ERR_NOMEM ? rc : MT_ERR_DECRYPT;
+        }
+
+        cap = n;
+        goto check;
+    }
+
     if (len == 0 || len > MT_MAX_CIPHERTEXT_B64) {
         return MT_ERR_DECRYPT;
     }
@@ -109,6 +120,8 @@ mt_credential_decrypt(const mt_keyset_t *ks, const char *b64, size_t len,
         OPENSSL_clear_free(plain, cap);
         return rc;
     }
+
+check:
 
     if (n == 0 || n > MT_MAX_CREDENTIAL_LEN) {
         OPENSSL_clear_free(plain, cap);

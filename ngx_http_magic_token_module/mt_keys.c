@@ -8,6 +8,7 @@
  * (kty "oct") verify HS algorithms.  A JWK "alg" pins the key further.
  */
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -35,6 +37,7 @@ struct mt_key_s {
     mt_alg_t        pinned_alg;     /* MT_ALG_NONE: any of the family */
     char           *kid;
     size_t          kid_len;
+    int             use_enc;        /* JWK "use":"enc": never verifies */
 };
 
 
@@ -145,7 +148,7 @@ mt_keyset_get(const mt_keyset_t *ks, size_t i)
 int
 mt_key_fits_alg(const mt_key_t *key, mt_alg_t alg)
 {
-    if (alg == MT_ALG_NONE) {
+    if (alg == MT_ALG_NONE || key->use_enc) {
         return 0;
     }
 
@@ -546,17 +549,888 @@ mt_keyset_add_file(mt_keyset_t *ks, const char *path, char *errbuf,
 }
 
 
+/*
+ * JSON Web Keys (RFC 7517; key types of RFC 7518 section 6 and
+ * RFC 8037).  A file holds one JWK or a JWK Set; every key must load or
+ * none is added.  Keys are rebuilt through EVP_PKEY_fromdata() and
+ * checked (EC points on the curve, RSA and EC private parts matching the
+ * public ones, an OKP "d" deriving "x") before they are accepted.
+ */
+
+#define MT_JWK_MAX_MEMBERS  32
+#define MT_JWK_MAX_B64      8192    /* one member: RSA up to 16384 bits */
+#define MT_JWK_MIN_SECRET   32      /* RFC 7518 3.2: HS256 key size */
+
+
+typedef struct {
+    const char  *source;
+    char        *errbuf;
+    size_t       errlen;
+    long         index;             /* position in "keys", -1: lone JWK */
+} mt_jwk_ctx_t;
+
+
+/* "alg" values of key management and content encryption, by kty */
+static const struct {
+    const char  *name;
+    mt_kty_t     kty;               /* MT_KTY_EC: EC or X25519 */
+} mt_jwk_enc_algs[] = {
+    { "RSA1_5", MT_KTY_RSA }, { "RSA-OAEP", MT_KTY_RSA },
+    { "RSA-OAEP-256", MT_KTY_RSA }, { "RSA-OAEP-384", MT_KTY_RSA },
+    { "RSA-OAEP-512", MT_KTY_RSA },
+    { "ECDH-ES", MT_KTY_EC }, { "ECDH-ES+A128KW", MT_KTY_EC },
+    { "ECDH-ES+A192KW", MT_KTY_EC }, { "ECDH-ES+A256KW", MT_KTY_EC },
+    { "A128KW", MT_KTY_OCT }, { "A192KW", MT_KTY_OCT },
+    { "A256KW", MT_KTY_OCT }, { "A128GCMKW", MT_KTY_OCT },
+    { "A192GCMKW", MT_KTY_OCT }, { "A256GCMKW", MT_KTY_OCT },
+    { "dir", MT_KTY_OCT }, { "PBES2-HS256+A128KW", MT_KTY_OCT },
+    { "PBES2-HS384+A192KW", MT_KTY_OCT },
+    { "PBES2-HS512+A256KW", MT_KTY_OCT },
+    { "A128GCM", MT_KTY_OCT }, { "A192GCM", MT_KTY_OCT },
+    { "A256GCM", MT_KTY_OCT }, { "A128CBC-HS256", MT_KTY_OCT },
+    { "A192CBC-HS384", MT_KTY_OCT }, { "A256CBC-HS512", MT_KTY_OCT }
+};
+
+
+static const struct {
+    const char  *crv;
+    const char  *group;
+    size_t       len;               /* bytes of a coordinate and of d */
+} mt_jwk_curves[] = {
+    { "P-256", "prime256v1", 32 },
+    { "P-384", "secp384r1", 48 },
+    { "P-521", "secp521r1", 66 }
+};
+
+
+/* JWK "n", "e", "d", ... and the matching OpenSSL parameters */
+static const char  *mt_jwk_rsa_members[] = {
+    "n", "e", "d", "p", "q", "dp", "dq", "qi"
+};
+
+static const char  *mt_jwk_rsa_params[] = {
+    OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E, OSSL_PKEY_PARAM_RSA_D,
+    OSSL_PKEY_PARAM_RSA_FACTOR1, OSSL_PKEY_PARAM_RSA_FACTOR2,
+    OSSL_PKEY_PARAM_RSA_EXPONENT1, OSSL_PKEY_PARAM_RSA_EXPONENT2,
+    OSSL_PKEY_PARAM_RSA_COEFFICIENT1
+};
+
+#define MT_JWK_RSA_N  (sizeof(mt_jwk_rsa_members) / sizeof(char *))
+
+
+static mt_err_t mt_jwk_error(mt_jwk_ctx_t *ctx, mt_err_t rc,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+
+static mt_err_t
+mt_jwk_error(mt_jwk_ctx_t *ctx, mt_err_t rc, const char *fmt, ...)
+{
+    int      n;
+    char     reason[256];
+    va_list  args;
+
+    n = 0;
+
+    if (ctx->index >= 0) {
+        n = snprintf(reason, sizeof(reason), "key %ld: ", ctx->index);
+    }
+
+    va_start(args, fmt);
+    vsnprintf(reason + n, sizeof(reason) - (size_t) n, fmt, args);
+    va_end(args);
+
+    mt_set_error(ctx->errbuf, ctx->errlen, ctx->source, reason);
+
+    return rc;
+}
+
+
+/* a member value for a message: quoted when short and printable */
+static const char *
+mt_jwk_quote(char *buf, size_t size, const char *s, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\') {
+            break;
+        }
+    }
+
+    if (i < len || len + 3 > size) {
+        return "(not shown)";
+    }
+
+    snprintf(buf, size, "\"%.*s\"", (int) len, s);
+
+    return buf;
+}
+
+
+/* 0: absent, 1: a string, -1: present but not a string */
+static int
+mt_jwk_string(const json_t *jwk, const char *name, const char **s,
+    size_t *len)
+{
+    json_t  *v;
+
+    *s = NULL;
+    *len = 0;
+
+    v = json_object_get(jwk, name);
+
+    if (v == NULL) {
+        return 0;
+    }
+
+    if (!json_is_string(v)) {
+        return -1;
+    }
+
+    *s = json_string_value(v);
+    *len = json_string_length(v);
+
+    return 1;
+}
+
+
+static int
+mt_jwk_string_is(const char *s, size_t len, const char *lit)
+{
+    return strlen(lit) == len && memcmp(s, lit, len) == 0;
+}
+
+
+/*
+ * A base64url member, decoded into an OPENSSL_malloc()ed buffer that
+ * the caller wipes (OPENSSL_clear_free); *out stays NULL when an
+ * optional member is absent.  want_len, when not 0, is the exact size.
+ */
+static mt_err_t
+mt_jwk_bytes(mt_jwk_ctx_t *ctx, const json_t *jwk, const char *name,
+    int required, size_t want_len, unsigned char **out, size_t *out_len)
+{
+    int             r;
+    size_t          len, max;
+    const char     *s;
+    unsigned char  *buf;
+
+    *out = NULL;
+    *out_len = 0;
+
+    r = mt_jwk_string(jwk, name, &s, &len);
+
+    if (r < 0) {
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "\"%s\" is not a string",
+                            name);
+    }
+
+    if (r == 0) {
+        return required ? mt_jwk_error(ctx, MT_ERR_BAD_KEY,
+                                       "\"%s\" is missing", name)
+                        : MT_OK;
+    }
+
+    if (len == 0 || len > MT_JWK_MAX_B64) {
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "\"%s\" is empty or too "
+                            "long", name);
+    }
+
+    max = mt_base64_decoded_max(len);
+
+    buf = OPENSSL_malloc(max);
+    if (buf == NULL) {
+        return MT_ERR_NOMEM;
+    }
+
+    if (mt_base64url_decode(buf, out_len, s, len) != MT_OK) {
+        OPENSSL_clear_free(buf, max);
+        *out_len = 0;
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "\"%s\" is not strict "
+                            "base64url", name);
+    }
+
+    if (want_len != 0 && *out_len != want_len) {
+        OPENSSL_clear_free(buf, max);
+        *out_len = 0;
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "\"%s\" is not %zu bytes "
+                            "long", name, want_len);
+    }
+
+    *out = buf;
+
+    return MT_OK;
+}
+
+
+/* EVP_PKEY_fromdata(), then the checks that fromdata does not make */
+static mt_err_t
+mt_jwk_fromdata(mt_jwk_ctx_t *ctx, const char *type, int has_private,
+    OSSL_PARAM *params, EVP_PKEY **out)
+{
+    int            ok;
+    EVP_PKEY      *pkey;
+    EVP_PKEY_CTX  *pctx;
+
+    *out = NULL;
+    pkey = NULL;
+
+    pctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+
+    ok = pctx != NULL
+         && EVP_PKEY_fromdata_init(pctx) == 1
+         && EVP_PKEY_fromdata(pctx, &pkey, has_private ? EVP_PKEY_KEYPAIR
+                                                       : EVP_PKEY_PUBLIC_KEY,
+                              params) == 1;
+
+    EVP_PKEY_CTX_free(pctx);
+
+    if (!ok) {
+        EVP_PKEY_free(pkey);
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "invalid %s key", type);
+    }
+
+    pctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+
+    ok = pctx != NULL
+         && EVP_PKEY_public_check(pctx) == 1
+         && (!has_private || EVP_PKEY_pairwise_check(pctx) == 1);
+
+    EVP_PKEY_CTX_free(pctx);
+
+    if (!ok) {
+        EVP_PKEY_free(pkey);
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "%s key fails the "
+                            "consistency checks", type);
+    }
+
+    *out = pkey;
+
+    return MT_OK;
+}
+
+
+static mt_err_t
+mt_jwk_rsa(mt_jwk_ctx_t *ctx, const json_t *jwk, EVP_PKEY **pkey,
+    int *has_private)
+{
+    size_t           i, n, present;
+    mt_err_t         rc;
+    OSSL_PARAM      *params;
+    OSSL_PARAM_BLD  *bld;
+    BIGNUM          *bn[MT_JWK_RSA_N];
+    unsigned char   *bytes[MT_JWK_RSA_N];
+    size_t           lens[MT_JWK_RSA_N];
+
+    *pkey = NULL;
+    params = NULL;
+    bld = NULL;
+    memset(bn, 0, sizeof(bn));
+    memset(bytes, 0, sizeof(bytes));
+    memset(lens, 0, sizeof(lens));
+
+    if (json_object_get(jwk, "oth") != NULL) {
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "multi-prime RSA keys "
+                            "(\"oth\") are not supported");
+    }
+
+    present = 0;
+
+    for (i = 0; i < MT_JWK_RSA_N; i++) {
+        rc = mt_jwk_bytes(ctx, jwk, mt_jwk_rsa_members[i], i < 2, 0,
+                          &bytes[i], &lens[i]);
+        if (rc != MT_OK) {
+            goto done;
+        }
+
+        if (i >= 2 && bytes[i] != NULL) {
+            present++;
+        }
+    }
+
+    if (present != 0 && present != MT_JWK_RSA_N - 2) {
+        rc = mt_jwk_error(ctx, MT_ERR_BAD_KEY, "a private RSA key needs all "
+                          "of \"d\", \"p\", \"q\", \"dp\", \"dq\", \"qi\"");
+        goto done;
+    }
+
+    *has_private = present != 0;
+    n = *has_private ? MT_JWK_RSA_N : 2;
+
+    rc = MT_ERR_NOMEM;
+
+    bld = OSSL_PARAM_BLD_new();
+    if (bld == NULL) {
+        goto done;
+    }
+
+    for (i = 0; i < n; i++) {
+        /* secure BIGNUMs: the builder then wipes its copies on free */
+        bn[i] = i < 2 ? BN_new() : BN_secure_new();
+
+        if (bn[i] == NULL
+            || BN_bin2bn(bytes[i], (int) lens[i], bn[i]) == NULL
+            || OSSL_PARAM_BLD_push_BN(bld, mt_jwk_rsa_params[i], bn[i]) != 1)
+        {
+            goto done;
+        }
+    }
+
+    params = OSSL_PARAM_BLD_to_param(bld);
+    if (params == NULL) {
+        goto done;
+    }
+
+    rc = mt_jwk_fromdata(ctx, "RSA", *has_private, params, pkey);
+
+done:
+
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+
+    for (i = 0; i < MT_JWK_RSA_N; i++) {
+        BN_clear_free(bn[i]);
+        OPENSSL_clear_free(bytes[i], lens[i]);
+    }
+
+    ERR_clear_error();
+
+    return rc;
+}
+
+
+static mt_err_t
+mt_jwk_ec(mt_jwk_ctx_t *ctx, const json_t *jwk, EVP_PKEY **pkey,
+    int *has_private)
+{
+    int              r;
+    size_t           i, clen, crv_len, x_len, y_len, d_len;
+    BIGNUM          *d;
+    mt_err_t         rc;
+    const char      *crv;
+    OSSL_PARAM      *params;
+    OSSL_PARAM_BLD  *bld;
+    unsigned char   *x, *y, *dbytes, *point;
+    char             q[40];
+
+    *pkey = NULL;
+
+    r = mt_jwk_string(jwk, "crv", &crv, &crv_len);
+    if (r <= 0) {
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "EC key without a \"crv\" "
+                            "string");
+    }
+
+    for (i = 0; i < sizeof(mt_jwk_curves) / sizeof(mt_jwk_curves[0]); i++) {
+        if (mt_jwk_string_is(crv, crv_len, mt_jwk_curves[i].crv)) {
+            break;
+        }
+    }
+
+    if (i == sizeof(mt_jwk_curves) / sizeof(mt_jwk_curves[0])) {
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "EC curve %s is not "
+                            "P-256, P-384 or P-521",
+                            mt_jwk_quote(q, sizeof(q), crv, crv_len));
+    }
+
+    clen = mt_jwk_curves[i].len;
+    x = y = dbytes = point = NULL;
+    x_len = y_len = d_len = 0;
+    d = NULL;
+    params = NULL;
+    bld = NULL;
+
+    /* RFC 7518 6.2.1.2 and 6.2.2.1: full-size coordinates and d */
+    rc = mt_jwk_bytes(ctx, jwk, "x", 1, clen, &x, &x_len);
+    if (rc == MT_OK) {
+        rc = mt_jwk_bytes(ctx, jwk, "y", 1, clen, &y, &y_len);
+    }
+
+    if (rc == MT_OK) {
+        rc = mt_jwk_bytes(ctx, jwk, "d", 0, clen, &dbytes, &d_len);
+    }
+
+    if (rc != MT_OK) {
+        goto done;
+    }
+
+    *has_private = dbytes != NULL;
+
+    rc = MT_ERR_NOMEM;
+
+    point = OPENSSL_malloc(1 + 2 * clen);
+    bld = OSSL_PARAM_BLD_new();
+
+    if (point == NULL || bld == NULL) {
+        goto done;
+    }
+
+    point[0] = 0x04;                /* uncompressed */
+    memcpy(point + 1, x, clen);
+    memcpy(point + 1 + clen, y, clen);
+
+    if (OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+                                        mt_jwk_curves[i].group, 0) != 1
+        || OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
+                                            point, 1 + 2 * clen) != 1)
+    {
+        goto done;
+    }
+
+    if (dbytes != NULL) {
+        d = BN_secure_new();
+
+        if (d == NULL || BN_bin2bn(dbytes, (int) d_len, d) == NULL
+            || OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d) != 1)
+        {
+            goto done;
+        }
+    }
+
+    params = OSSL_PARAM_BLD_to_param(bld);
+    if (params == NULL) {
+        goto done;
+    }
+
+    rc = mt_jwk_fromdata(ctx, "EC", *has_private, params, pkey);
+
+done:
+
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_clear_free(d);
+    OPENSSL_free(point);
+    OPENSSL_free(x);
+    OPENSSL_free(y);
+    OPENSSL_clear_free(dbytes, d_len);
+    ERR_clear_error();
+
+    return rc;
+}
+
+
+static mt_err_t
+mt_jwk_okp(mt_jwk_ctx_t *ctx, const json_t *jwk, EVP_PKEY **pkey,
+    int *has_private)
+{
+    int             r;
+    size_t          crv_len, x_len, d_len, pub_len;
+    mt_err_t        rc;
+    const char     *crv, *type;
+    OSSL_PARAM      params[2];
+    unsigned char  *x, *d;
+    unsigned char   pub[32];
+    char            q[40];
+
+    *pkey = NULL;
+
+    r = mt_jwk_string(jwk, "crv", &crv, &crv_len);
+    if (r <= 0) {
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "OKP key without a \"crv\" "
+                            "string");
+    }
+
+    if (mt_jwk_string_is(crv, crv_len, "Ed25519")) {
+        type = "ED25519";
+
+    } else if (mt_jwk_string_is(crv, crv_len, "X25519")) {
+        type = "X25519";
+
+    } else {
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "OKP curve %s is not "
+                            "Ed25519 or X25519",
+                            mt_jwk_quote(q, sizeof(q), crv, crv_len));
+    }
+
+    rc = mt_jwk_bytes(ctx, jwk, "x", 1, 32, &x, &x_len);
+    if (rc != MT_OK) {
+        return rc;
+    }
+
+    rc = mt_jwk_bytes(ctx, jwk, "d", 0, 32, &d, &d_len);
+    if (rc != MT_OK) {
+        OPENSSL_free(x);
+        return rc;
+    }
+
+    *has_private = d != NULL;
+
+    /*
+     * With "d", the public key is derived from it and must equal "x":
+     * fromdata would otherwise take both as they are.
+     */
+    if (d != NULL) {
+        params[0] = OSSL_PARAM_construct_octet_string(
+                        OSSL_PKEY_PARAM_PRIV_KEY, d, d_len);
+    } else {
+        params[0] = OSSL_PARAM_construct_octet_string(
+                        OSSL_PKEY_PARAM_PUB_KEY, x, x_len);
+    }
+
+    params[1] = OSSL_PARAM_construct_end();
+
+    rc = mt_jwk_fromdata(ctx, type, *has_private, params, pkey);
+
+    if (rc == MT_OK && d != NULL
+        && (EVP_PKEY_get_octet_string_param(*pkey, OSSL_PKEY_PARAM_PUB_KEY,
+                                            pub, sizeof(pub), &pub_len) != 1
+            || pub_len != x_len || CRYPTO_memcmp(pub, x, x_len) != 0))
+    {
+        EVP_PKEY_free(*pkey);
+        *pkey = NULL;
+        rc = mt_jwk_error(ctx, MT_ERR_BAD_KEY, "OKP \"d\" does not match "
+                          "\"x\"");
+    }
+
+    OPENSSL_free(x);
+    OPENSSL_clear_free(d, d_len);
+    ERR_clear_error();
+
+    return rc;
+}
+
+
+static mt_err_t
+mt_jwk_oct(mt_jwk_ctx_t *ctx, const json_t *jwk, mt_key_t **out)
+{
+    size_t          k_len;
+    mt_err_t        rc;
+    mt_key_t       *key;
+    unsigned char  *k;
+
+    *out = NULL;
+
+    rc = mt_jwk_bytes(ctx, jwk, "k", 1, 0, &k, &k_len);
+    if (rc != MT_OK) {
+        return rc;
+    }
+
+    key = calloc(1, sizeof(mt_key_t));
+    if (key == NULL) {
+        OPENSSL_clear_free(k, k_len);
+        return MT_ERR_NOMEM;
+    }
+
+    key->kty = MT_KTY_OCT;
+    key->has_private = 1;
+    key->secret = k;
+    key->secret_len = k_len;
+
+    *out = key;
+
+    return MT_OK;
+}
+
+
+/* one JWK to an unlinked key */
+static mt_err_t
+mt_jwk_parse(mt_jwk_ctx_t *ctx, const json_t *jwk, mt_key_t **out)
+{
+    int          r, use_sig, use_enc, has_private;
+    size_t       i, len, kid_len, min;
+    mt_err_t     rc;
+    mt_alg_t     sig_alg;
+    mt_key_t    *key;
+    EVP_PKEY    *pkey;
+    const char  *s, *kid, *kty, *enc_alg;
+    mt_kty_t     enc_kty;
+    size_t       kty_len;
+    char         q[40];
+
+    *out = NULL;
+
+    if (!json_is_object(jwk)) {
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "a JWK is not a JSON "
+                            "object");
+    }
+
+    if (json_object_size(jwk) > MT_JWK_MAX_MEMBERS) {
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "JWK with too many "
+                            "members");
+    }
+
+    /* "use" */
+
+    use_sig = 0;
+    use_enc = 0;
+
+    r = mt_jwk_string(jwk, "use", &s, &len);
+
+    if (r < 0) {
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "\"use\" is not a string");
+    }
+
+    if (r > 0) {
+        if (mt_jwk_string_is(s, len, "sig")) {
+            use_sig = 1;
+
+        } else if (mt_jwk_string_is(s, len, "enc")) {
+            use_enc = 1;
+
+        } else {
+            return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "\"use\" is neither "
+                                "\"sig\" nor \"enc\"");
+        }
+    }
+
+    /* "alg": a JWS algorithm pins the key, an encryption one marks it */
+
+    sig_alg = MT_ALG_NONE;
+    enc_alg = NULL;
+    enc_kty = 0;
+
+    r = mt_jwk_string(jwk, "alg", &s, &len);
+
+    if (r < 0) {
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "\"alg\" is not a string");
+    }
+
+    if (r > 0) {
+        sig_alg = mt_alg_from_name(s, len);
+
+        if (sig_alg == MT_ALG_NONE) {
+            for (i = 0; i < sizeof(mt_jwk_enc_algs)
+                            / sizeof(mt_jwk_enc_algs[0]); i++)
+            {
+                if (mt_jwk_string_is(s, len, mt_jwk_enc_algs[i].name)) {
+                    enc_alg = mt_jwk_enc_algs[i].name;
+                    enc_kty = mt_jwk_enc_algs[i].kty;
+                    break;
+                }
+            }
+
+            if (enc_alg == NULL) {
+                return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "unknown \"alg\" "
+                                    "%s", mt_jwk_quote(q, sizeof(q), s, len));
+            }
+        }
+
+        if (sig_alg != MT_ALG_NONE && use_enc) {
+            return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "\"use\":\"enc\" with "
+                                "the signature \"alg\" %s",
+                                mt_alg_name(sig_alg));
+        }
+
+        if (enc_alg != NULL && use_sig) {
+            return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "\"use\":\"sig\" with "
+                                "the encryption \"alg\" %s", enc_alg);
+        }
+
+        if (enc_alg != NULL) {
+            /* a key meant for encryption never verifies a signature */
+            use_enc = 1;
+        }
+    }
+
+    /* "kid" */
+
+    r = mt_jwk_string(jwk, "kid", &kid, &kid_len);
+
+    if (r < 0 || kid_len > MT_MAX_KID_LEN) {
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "\"kid\" is not a string "
+                            "of at most %d bytes", MT_MAX_KID_LEN);
+    }
+
+    /* "kty" and the key itself */
+
+    r = mt_jwk_string(jwk, "kty", &kty, &kty_len);
+
+    if (r <= 0) {
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "JWK without a \"kty\" "
+                            "string");
+    }
+
+    pkey = NULL;
+    has_private = 0;
+    key = NULL;
+
+    if (mt_jwk_string_is(kty, kty_len, "RSA")) {
+        rc = mt_jwk_rsa(ctx, jwk, &pkey, &has_private);
+
+    } else if (mt_jwk_string_is(kty, kty_len, "EC")) {
+        rc = mt_jwk_ec(ctx, jwk, &pkey, &has_private);
+
+    } else if (mt_jwk_string_is(kty, kty_len, "OKP")) {
+        rc = mt_jwk_okp(ctx, jwk, &pkey, &has_private);
+
+    } else if (mt_jwk_string_is(kty, kty_len, "oct")) {
+        rc = mt_jwk_oct(ctx, jwk, &key);
+
+    } else {
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "unsupported \"kty\" %s",
+                            mt_jwk_quote(q, sizeof(q), kty, kty_len));
+    }
+
+    if (rc != MT_OK) {
+        return rc;
+    }
+
+    if (pkey != NULL) {
+        /* RSA size and EC curve rules of the PEM path; frees on error */
+        rc = mt_key_from_pkey(&key, pkey, has_private, ctx->source,
+                              ctx->errbuf, ctx->errlen);
+        if (rc != MT_OK) {
+            return rc;
+        }
+    }
+
+    key->use_enc = use_enc;
+
+    if (sig_alg != MT_ALG_NONE) {
+        key->pinned_alg = sig_alg;
+
+        if (!mt_key_fits_alg(key, sig_alg)) {
+            rc = mt_jwk_error(ctx, MT_ERR_BAD_KEY, "\"alg\" %s does not fit "
+                              "the key", mt_alg_name(sig_alg));
+            goto failed;
+        }
+    }
+
+    if (enc_alg != NULL
+        && !(key->kty == enc_kty
+             || (enc_kty == MT_KTY_EC && key->kty == MT_KTY_OKP
+                 && key->family_alg == MT_ALG_NONE)))
+    {
+        rc = mt_jwk_error(ctx, MT_ERR_BAD_KEY, "\"alg\" %s does not fit "
+                          "the key", enc_alg);
+        goto failed;
+    }
+
+    if (use_sig && key->kty == MT_KTY_OKP && key->family_alg == MT_ALG_NONE)
+    {
+        rc = mt_jwk_error(ctx, MT_ERR_BAD_KEY, "an X25519 key cannot have "
+                          "\"use\":\"sig\"");
+        goto failed;
+    }
+
+    if (key->kty == MT_KTY_OCT && !use_enc) {
+        /* RFC 7518 3.2: at least the size of the hash output */
+        min = key->pinned_alg == MT_ALG_HS512 ? 64
+              : key->pinned_alg == MT_ALG_HS384 ? 48 : MT_JWK_MIN_SECRET;
+
+        if (key->secret_len < min) {
+            rc = mt_jwk_error(ctx, MT_ERR_BAD_KEY, "HMAC key shorter than "
+                              "%zu bytes", min);
+            goto failed;
+        }
+    }
+
+    if (kid != NULL) {
+        key->kid = malloc(kid_len + 1);
+        if (key->kid == NULL) {
+            rc = MT_ERR_NOMEM;
+            goto failed;
+        }
+
+        memcpy(key->kid, kid, kid_len);
+        key->kid[kid_len] = '\0';
+        key->kid_len = kid_len;
+    }
+
+    *out = key;
+
+    return MT_OK;
+
+failed:
+
+    mt_key_free(key);
+
+    return rc;
+}
+
+
 mt_err_t
 mt_keyset_add_jwks(mt_keyset_t *ks, const char *json, size_t len,
     const char *source, char *errbuf, size_t errlen)
 {
-    (void) ks;
-    (void) json;
-    (void) len;
+    size_t        i, n;
+    json_t       *root, *keys;
+    mt_err_t      rc;
+    mt_key_t     *parsed[MT_MAX_KEYS];
+    json_error_t  jerr;
+    mt_jwk_ctx_t  ctx;
 
-    mt_set_error(errbuf, errlen, source, "JWK files are not supported yet");
+    ctx.source = source;
+    ctx.errbuf = errbuf;
+    ctx.errlen = errlen;
+    ctx.index = -1;
 
-    return MT_ERR_BAD_KEY;
+    if (len > MT_MAX_KEY_FILE) {
+        return mt_jwk_error(&ctx, MT_ERR_TOO_LARGE, "key file too large");
+    }
+
+    rc = mt_json_parse_object(&root, json, len, MT_JWK_MAX_MEMBERS);
+
+    if (rc == MT_ERR_TOO_LARGE) {
+        return mt_jwk_error(&ctx, MT_ERR_BAD_KEY, "JWK with too many "
+                            "members");
+    }
+
+    if (rc != MT_OK) {
+        /* parse again for jansson's reason (duplicate member, syntax) */
+        root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+
+        if (root != NULL) {
+            json_decref(root);
+            return mt_jwk_error(&ctx, MT_ERR_BAD_KEY, "not a JSON object");
+        }
+
+        return mt_jwk_error(&ctx, MT_ERR_BAD_KEY, "invalid JSON at line %d: "
+                            "%s", jerr.line, jerr.text);
+    }
+
+    keys = json_object_get(root, "keys");
+
+    if (keys != NULL) {
+        if (!json_is_array(keys)) {
+            rc = mt_jwk_error(&ctx, MT_ERR_BAD_KEY, "\"keys\" is not an "
+                              "array");
+            goto done;
+        }
+
+        n = json_array_size(keys);
+
+        if (n == 0) {
+            rc = mt_jwk_error(&ctx, MT_ERR_BAD_KEY, "empty JWK Set");
+            goto done;
+        }
+
+    } else {
+        n = 1;
+    }
+
+    if (n > MT_MAX_KEYS - ks->n) {
+        rc = mt_jwk_error(&ctx, MT_ERR_TOO_LARGE, "too many keys");
+        goto done;
+    }
+
+    /* all or nothing: a set with one bad key adds none */
+
+    for (i = 0; i < n; i++) {
+        ctx.index = keys != NULL ? (long) i : -1;
+
+        rc = mt_jwk_parse(&ctx, keys != NULL ? json_array_get(keys, i) : root,
+                          &parsed[i]);
+        if (rc != MT_OK) {
+            while (i-- > 0) {
+                mt_key_free(parsed[i]);
+            }
+
+            goto done;
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        ks->keys[ks->n++] = parsed[i];
+    }
+
+    rc = MT_OK;
+
+done:
+
+    json_decref(root);
+
+    return rc;
 }
 
 
@@ -609,4 +1483,20 @@ mt_key_secret(const mt_key_t *key, size_t *len)
 {
     *len = key->secret_len;
     return key->secret;
+}
+
+
+int
+mt_key_for_encryption(const mt_key_t *key)
+{
+    /*
+     * Asymmetric keys decrypt unless they are signature-only by design
+     * (Ed25519); raw secrets only when a JWK marks them for encryption,
+     * so an HMAC secret never doubles as a key-wrapping key.
+     */
+    if (key->kty == MT_KTY_OCT) {
+        return key->use_enc;
+    }
+
+    return key->family_alg != MT_ALG_EDDSA;
 }

@@ -32,6 +32,8 @@ static const char  *mt_errors[] = {
     "scope_denied",
     "bad_scope",
     "bad_key",
+    "invalid_audience",
+    "requirement_failed",
     "out_of_memory",
     "internal"
 };
@@ -124,6 +126,52 @@ mt_claims_check(const json_t *claims, int64_t now, int64_t leeway)
     }
 
     return MT_OK;
+}
+
+
+static int
+mt_audience_accepted(const json_t *aud, const char *const *audiences,
+    const size_t *lens, size_t n)
+{
+    size_t  i;
+
+    if (!json_is_string(aud)) {
+        return 0;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (lens[i] == json_string_length(aud)
+            && memcmp(audiences[i], json_string_value(aud), lens[i]) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+mt_err_t
+mt_claims_check_audience(const json_t *claims, const char *const *audiences,
+    const size_t *lens, size_t n)
+{
+    size_t   i;
+    json_t  *aud, *v;
+
+    aud = json_object_get(claims, "aud");
+
+    if (json_is_array(aud)) {
+        json_array_foreach(aud, i, v) {
+            if (mt_audience_accepted(v, audiences, lens, n)) {
+                return MT_OK;
+            }
+        }
+
+        return MT_ERR_INVALID_AUDIENCE;
+    }
+
+    return mt_audience_accepted(aud, audiences, lens, n)
+           ? MT_OK : MT_ERR_INVALID_AUDIENCE;
 }
 
 

@@ -33,6 +33,16 @@ static char *ngx_http_magic_token_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_magic_token_scope(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_magic_token_secret(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_magic_token_audience(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_magic_token_require(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_magic_token_rules(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
+static mt_keyset_t *ngx_http_magic_token_keyset(ngx_conf_t *cf,
+    ngx_http_magic_token_loc_conf_t *mlcf);
 static void ngx_http_magic_token_free_keys(void *data);
 static void ngx_http_magic_token_free_rules(void *data);
 
@@ -59,6 +69,41 @@ static ngx_command_t  ngx_http_magic_token_commands[] = {
       ngx_http_magic_token_key,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("magic_token_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_magic_token_secret,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("magic_token_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_magic_token_loc_conf_t, leeway),
+      NULL },
+
+    { ngx_string("magic_token_audience"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_magic_token_audience,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("magic_token_require"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_magic_token_require,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("magic_token_scope_required"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_magic_token_loc_conf_t, scope_required),
       NULL },
 
     { ngx_string("magic_token_scope"),
@@ -219,7 +264,8 @@ ngx_http_magic_token_verify(ngx_http_request_t *r)
         && token.len == ctx->raw.len
         && ngx_memcmp(token.data, ctx->raw.data, token.len) == 0
         && ctx->keys == mlcf->keys
-        && ctx->scope_match == mlcf->scope_match)
+        && ctx->scope_match == mlcf->scope_match
+        && ctx->leeway == mlcf->leeway)
     {
         return ctx;
     }
@@ -233,6 +279,7 @@ ngx_http_magic_token_verify(ngx_http_request_t *r)
     ctx->raw = token;
     ctx->keys = mlcf->keys;
     ctx->scope_match = mlcf->scope_match;
+    ctx->leeway = mlcf->leeway;
     ngx_str_null(&ctx->scope);
 
     if (token.len == 0) {
@@ -253,7 +300,8 @@ ngx_http_magic_token_verify(ngx_http_request_t *r)
     }
 
     rc = mt_token_verify(&ctx->token, mlcf->keys, (char *) token.data,
-                         token.len, (int64_t) ngx_time(), 0,
+                         token.len, (int64_t) ngx_time(),
+                         (int64_t) mlcf->leeway,
                          (mt_match_mode_t) mlcf->scope_match);
     if (rc == MT_ERR_NOMEM) {
         return NULL;
@@ -287,6 +335,19 @@ ngx_http_magic_token_check(ngx_http_request_t *r,
 
     ngx_str_null(&ctx->scope);
 
+    rc = ngx_http_magic_token_rules(r, mlcf, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (!mlcf->scope_required
+        && ctx->token.scopes == NULL
+        && json_object_get(ctx->token.jws.claims, "allowed") == NULL)
+    {
+        /* a token without scope claims, where scopes are optional */
+        goto decrypt;
+    }
+
     if (mlcf->scope_uri) {
         if (ngx_http_complex_value(r, mlcf->scope_uri, &path) != NGX_OK) {
             return NGX_ERROR;
@@ -310,6 +371,11 @@ ngx_http_magic_token_check(ngx_http_request_t *r,
         return rc == MT_ERR_NOMEM ? NGX_ERROR : NGX_DECLINED;
     }
 
+    ctx->scope.data = (u_char *) matched;
+    ctx->scope.len = matched_len;
+
+decrypt:
+
     if (!ctx->decrypted) {
         rc = mt_token_decrypt(&ctx->token, mlcf->keys);
         if (rc != MT_OK) {
@@ -320,8 +386,50 @@ ngx_http_magic_token_check(ngx_http_request_t *r,
         ctx->decrypted = 1;
     }
 
-    ctx->scope.data = (u_char *) matched;
-    ctx->scope.len = matched_len;
+    return NGX_OK;
+}
+
+
+/* audience and magic_token_require */
+static ngx_int_t
+ngx_http_magic_token_rules(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx)
+{
+    ngx_str_t                        val;
+    ngx_uint_t                       i, j;
+    ngx_http_complex_value_t        *cv;
+    ngx_http_magic_token_require_t  *req;
+
+    if (mlcf->audiences
+        && mt_claims_check_audience(ctx->token.jws.claims, mlcf->aud_names,
+                                    mlcf->aud_lens, mlcf->audiences->nelts)
+           != MT_OK)
+    {
+        ctx->error = MT_ERR_INVALID_AUDIENCE;
+        return NGX_DECLINED;
+    }
+
+    if (mlcf->require == NULL) {
+        return NGX_OK;
+    }
+
+    req = mlcf->require->elts;
+
+    for (i = 0; i < mlcf->require->nelts; i++) {
+        cv = req[i].values->elts;
+
+        for (j = 0; j < req[i].values->nelts; j++) {
+            if (ngx_http_complex_value(r, &cv[j], &val) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            if (val.len == 0 || (val.len == 1 && val.data[0] == '0')) {
+                ctx->error = MT_ERR_REQUIREMENT;
+                ctx->require_status = req[i].status;
+                return NGX_DECLINED;
+            }
+        }
+    }
 
     return NGX_OK;
 }
@@ -401,6 +509,12 @@ ngx_http_magic_token_deny(ngx_http_request_t *r,
     case MT_ERR_UNKNOWN_SCOPE:
         status = NGX_HTTP_FORBIDDEN;
         challenge = &mlcf->challenge_scope;
+        break;
+
+    case MT_ERR_REQUIREMENT:
+        status = ctx->require_status;
+        challenge = (status == NGX_HTTP_FORBIDDEN) ? &mlcf->challenge_scope
+                                                   : &mlcf->challenge_invalid;
         break;
 
     default:
@@ -503,6 +617,10 @@ ngx_http_magic_token_create_loc_conf(ngx_conf_t *cf)
     conf->scope_match = NGX_CONF_UNSET_UINT;
     conf->scope_uri = NGX_CONF_UNSET_PTR;
     conf->max_size = NGX_CONF_UNSET_SIZE;
+    conf->leeway = NGX_CONF_UNSET;
+    conf->scope_required = NGX_CONF_UNSET;
+    conf->audiences = NGX_CONF_UNSET_PTR;
+    conf->require = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -564,6 +682,19 @@ ngx_http_magic_token_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               MT_MATCH_FULL);
     ngx_conf_merge_ptr_value(conf->scope_uri, prev->scope_uri, NULL);
     ngx_conf_merge_size_value(conf->max_size, prev->max_size, 16384);
+    ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 0);
+    ngx_conf_merge_value(conf->scope_required, prev->scope_required, 1);
+    ngx_conf_merge_ptr_value(conf->require, prev->require, NULL);
+
+    if (conf->audiences == NGX_CONF_UNSET_PTR) {
+        conf->audiences = prev->audiences;
+        conf->aud_names = prev->aud_names;
+        conf->aud_lens = prev->aud_lens;
+    }
+
+    if (conf->audiences == NGX_CONF_UNSET_PTR) {
+        conf->audiences = NULL;
+    }
 
     if (conf->max_size == 0 || conf->max_size > MT_MAX_TOKEN_LEN) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -688,9 +819,8 @@ ngx_http_magic_token_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_magic_token_loc_conf_t *mlcf = conf;
 
-    char                 errbuf[NGX_MAX_CONF_ERRSTR];
-    ngx_str_t           *value, file;
-    ngx_pool_cleanup_t  *cln;
+    char        errbuf[NGX_MAX_CONF_ERRSTR];
+    ngx_str_t  *value, file;
 
     value = cf->args->elts;
     file = value[1];
@@ -699,19 +829,8 @@ ngx_http_magic_token_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (mlcf->keys == NULL) {
-        cln = ngx_pool_cleanup_add(cf->pool, 0);
-        if (cln == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        mlcf->keys = mt_keyset_new();
-        if (mlcf->keys == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        cln->handler = ngx_http_magic_token_free_keys;
-        cln->data = mlcf->keys;
+    if (ngx_http_magic_token_keyset(cf, mlcf) == NULL) {
+        return NGX_CONF_ERROR;
     }
 
     errbuf[0] = '\0';
@@ -797,6 +916,260 @@ ngx_http_magic_token_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                    &value[1], errbuf);
                 return NGX_CONF_ERROR;
             }
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static mt_keyset_t *
+ngx_http_magic_token_keyset(ngx_conf_t *cf,
+    ngx_http_magic_token_loc_conf_t *mlcf)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (mlcf->keys) {
+        return mlcf->keys;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    mlcf->keys = mt_keyset_new();
+    if (mlcf->keys == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_magic_token_free_keys;
+    cln->data = mlcf->keys;
+
+    return mlcf->keys;
+}
+
+
+/* magic_token_secret file [kid=ID]; the file's bytes, as they are */
+static char *
+ngx_http_magic_token_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_magic_token_loc_conf_t *mlcf = conf;
+
+    char         errbuf[NGX_MAX_CONF_ERRSTR];
+    ssize_t      n;
+    ngx_str_t   *value, file, kid;
+    ngx_fd_t     fd;
+    mt_err_t     rc;
+    u_char       buf[4096 + 1];
+    ngx_file_t   f;
+
+    value = cf->args->elts;
+    file = value[1];
+    ngx_str_null(&kid);
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "kid=", 4) != 0 || value[2].len == 4) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        kid.data = value[2].data + 4;
+        kid.len = value[2].len - 4;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(file.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "magic_token_secret \"%V\": cannot open file",
+                           &file);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&f, sizeof(ngx_file_t));
+    f.fd = fd;
+    f.name = file;
+    f.log = cf->log;
+
+    n = ngx_read_file(&f, buf, sizeof(buf), 0);
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", &file);
+    }
+
+    if (n <= 0 || n > 4096) {
+        ngx_explicit_memzero(buf, sizeof(buf));
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "magic_token_secret \"%V\": %s", &file,
+                           n <= 0 ? "empty or unreadable"
+                                  : "longer than 4096 bytes");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_magic_token_keyset(cf, mlcf) == NULL) {
+        ngx_explicit_memzero(buf, sizeof(buf));
+        return NGX_CONF_ERROR;
+    }
+
+    errbuf[0] = '\0';
+
+    rc = mt_keyset_add_secret(mlcf->keys, buf, (size_t) n,
+                              kid.len ? (char *) kid.data : NULL, kid.len,
+                              errbuf, sizeof(errbuf));
+
+    ngx_explicit_memzero(buf, sizeof(buf));
+
+    if (rc != MT_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "magic_token_secret \"%V\": %s", &file, errbuf);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* magic_token_audience any | none | name ... */
+static char *
+ngx_http_magic_token_audience(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_magic_token_loc_conf_t *mlcf = conf;
+
+    ngx_str_t   *value, *aud;
+    ngx_uint_t   i, n;
+
+    if (mlcf->audiences != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    n = cf->args->nelts - 1;
+
+    if (n == 1 && ngx_strcmp(value[1].data, "any") == 0) {
+        mlcf->audiences = NULL;
+        return NGX_CONF_OK;
+    }
+
+    mlcf->audiences = ngx_array_create(cf->pool, n, sizeof(ngx_str_t));
+    if (mlcf->audiences == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (n == 1 && ngx_strcmp(value[1].data, "none") == 0) {
+        /* an empty list: every token is refused */
+        return NGX_CONF_OK;
+    }
+
+    mlcf->aud_names = ngx_palloc(cf->pool, n * sizeof(char *));
+    mlcf->aud_lens = ngx_palloc(cf->pool, n * sizeof(size_t));
+
+    if (mlcf->aud_names == NULL || mlcf->aud_lens == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i <= n; i++) {
+        if (value[i].len == 0
+            || ngx_strcmp(value[i].data, "any") == 0
+            || ngx_strcmp(value[i].data, "none") == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid audience \"%V\": \"any\" and "
+                               "\"none\" must stand alone", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        aud = ngx_array_push(mlcf->audiences);
+        if (aud == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *aud = value[i];
+        mlcf->aud_names[i - 1] = (char *) value[i].data;
+        mlcf->aud_lens[i - 1] = value[i].len;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* magic_token_require value ... [error=401|403] */
+static char *
+ngx_http_magic_token_require(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_magic_token_loc_conf_t *mlcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_uint_t                         i, last;
+    ngx_http_complex_value_t          *cv;
+    ngx_http_magic_token_require_t    *req;
+    ngx_http_compile_complex_value_t   ccv;
+
+    value = cf->args->elts;
+
+    if (mlcf->require == NGX_CONF_UNSET_PTR) {
+        mlcf->require = ngx_array_create(cf->pool, 2,
+                                      sizeof(ngx_http_magic_token_require_t));
+        if (mlcf->require == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    req = ngx_array_push(mlcf->require);
+    if (req == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    req->status = NGX_HTTP_UNAUTHORIZED;
+    last = cf->args->nelts;
+
+    if (ngx_strncmp(value[last - 1].data, "error=", 6) == 0) {
+        if (ngx_strcmp(value[last - 1].data, "error=401") == 0) {
+            req->status = NGX_HTTP_UNAUTHORIZED;
+
+        } else if (ngx_strcmp(value[last - 1].data, "error=403") == 0) {
+            req->status = NGX_HTTP_FORBIDDEN;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": expected "
+                               "\"error=401\" or \"error=403\"",
+                               &value[last - 1]);
+            return NGX_CONF_ERROR;
+        }
+
+        last--;
+    }
+
+    if (last < 2) {
+        return "needs at least one value";
+    }
+
+    req->values = ngx_array_create(cf->pool, last - 1,
+                                   sizeof(ngx_http_complex_value_t));
+    if (req->values == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < last; i++) {
+        cv = ngx_array_push(req->values);
+        if (cv == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+        ccv.cf = cf;
+        ccv.value = &value[i];
+        ccv.complex_value = cv;
+
+        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            return NGX_CONF_ERROR;
         }
     }
 

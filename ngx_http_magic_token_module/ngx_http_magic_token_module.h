@@ -24,6 +24,13 @@ typedef struct {
 } ngx_http_magic_token_main_conf_t;
 
 
+/* magic_token_require: every value non-empty and not "0" */
+typedef struct {
+    ngx_array_t                *values;     /* of ngx_http_complex_value_t */
+    ngx_int_t                   status;     /* 401 or 403 */
+} ngx_http_magic_token_require_t;
+
+
 typedef struct {
     ngx_uint_t                  source;
     ngx_http_complex_value_t   *token;      /* with source VARIABLE */
@@ -32,6 +39,15 @@ typedef struct {
     ngx_http_complex_value_t   *scope_uri;
     ngx_str_t                   realm;
     size_t                      max_size;
+    time_t                      leeway;
+    ngx_flag_t                  scope_required;
+
+    /* NULL: any audience; else accepted ones (none when nelts is 0) */
+    ngx_array_t                *audiences;  /* of ngx_str_t */
+    const char                **aud_names;
+    size_t                     *aud_lens;
+
+    ngx_array_t                *require;    /* of ..._require_t */
 
     /* WWW-Authenticate values, built at merge time */
     ngx_str_t                   challenge;
@@ -55,6 +71,8 @@ typedef struct {
     char                        hash[MT_HASH_HEX_LEN + 1];
     const mt_keyset_t          *keys;
     ngx_uint_t                  scope_match;
+    time_t                      leeway;
+    ngx_int_t                   require_status;
     mt_token_t                  token;
     ngx_str_t                   scope;      /* the entry that matched */
 } ngx_http_magic_token_ctx_t;
