@@ -321,6 +321,44 @@ mt_err_t mt_token_decrypt(mt_token_t *t, const mt_keyset_t *ks);
 void mt_token_clear(mt_token_t *t);
 
 
+/* ---- minting (mt_mint.c) ---------------------------------------- */
+
+typedef struct {
+    int64_t       default_ttl;      /* seconds, when the request has none */
+    int64_t       max_ttl;          /* cap; 0: none */
+    /* is a scope name configured? */
+    int         (*scope_known)(void *data, const char *name, size_t len);
+    void         *scope_data;
+} mt_mint_policy_t;
+
+typedef struct {
+    const mt_key_t  *sign_key;
+    mt_alg_t         alg;
+    const char      *kid;           /* header kid, or NULL */
+    const mt_key_t  *enc_key;       /* the credential is encrypted to it */
+    const char      *jwe_alg;       /* NULL: magic-api-proxy base64 OAEP */
+    const char      *jwe_enc;
+    const char      *enc_kid;
+} mt_mint_opts_t;
+
+/*
+ * Validate a minting request, {"token": credential, "allowed": [...]}
+ * or {"token": ..., "scopes": [...]}, with optional "exp" or "ttl",
+ * "aud", "sub" and "jti", into claims (iat, exp, allowed or scopes,
+ * aud, sub, jti: random when absent).  *cred points into req.  errbuf
+ * gets a message fit for a 400 response.
+ */
+mt_err_t mt_mint_claims(const json_t *req, const mt_mint_policy_t *policy,
+    int64_t now, json_t **claims, const char **cred, size_t *cred_len,
+    char *errbuf, size_t errlen);
+
+/* add the encrypted credential (if cred) to claims and sign: *out is
+ * malloc()ed and NUL-terminated */
+mt_err_t mt_token_mint(const mt_mint_opts_t *opts, json_t *claims,
+    const unsigned char *cred, size_t cred_len, char **out,
+    size_t *out_len);
+
+
 /* ---- misc -------------------------------------------------------- */
 
 /* first MT_HASH_HEX_LEN hex digits of SHA-256(data); out gets a NUL */
