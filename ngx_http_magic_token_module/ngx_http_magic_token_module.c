@@ -43,7 +43,6 @@ static ngx_int_t ngx_http_magic_token_rules(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
 static mt_keyset_t *ngx_http_magic_token_keyset(ngx_conf_t *cf,
     ngx_http_magic_token_loc_conf_t *mlcf);
-static void ngx_http_magic_token_free_keys(void *data);
 static void ngx_http_magic_token_free_rules(void *data);
 
 
@@ -104,6 +103,27 @@ static ngx_command_t  ngx_http_magic_token_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_magic_token_loc_conf_t, scope_required),
+      NULL },
+
+    { ngx_string("magic_token_issuer"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_magic_token_issuer,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("magic_token_issuer_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_magic_token_issuer_key,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("magic_token_issuer_max_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_magic_token_loc_conf_t, issuer_max_ttl),
       NULL },
 
     { ngx_string("magic_token_scope"),
@@ -621,6 +641,9 @@ ngx_http_magic_token_create_loc_conf(ngx_conf_t *cf)
     conf->scope_required = NGX_CONF_UNSET;
     conf->audiences = NGX_CONF_UNSET_PTR;
     conf->require = NGX_CONF_UNSET_PTR;
+    conf->issuer_enabled = NGX_CONF_UNSET;
+    conf->issuer = NGX_CONF_UNSET_PTR;
+    conf->issuer_max_ttl = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -740,6 +763,10 @@ ngx_http_magic_token_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         {
             return NGX_CONF_ERROR;
         }
+    }
+
+    if (ngx_http_magic_token_issuer_merge(cf, prev, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
     }
 
     /*
@@ -943,7 +970,7 @@ ngx_http_magic_token_keyset(ngx_conf_t *cf,
         return NULL;
     }
 
-    cln->handler = ngx_http_magic_token_free_keys;
+    cln->handler = ngx_http_magic_token_free_keyset;
     cln->data = mlcf->keys;
 
     return mlcf->keys;
@@ -1177,8 +1204,8 @@ ngx_http_magic_token_require(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-static void
-ngx_http_magic_token_free_keys(void *data)
+void
+ngx_http_magic_token_free_keyset(void *data)
 {
     mt_keyset_free(data);
 }

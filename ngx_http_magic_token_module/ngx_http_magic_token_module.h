@@ -32,6 +32,13 @@ typedef struct {
 
 
 typedef struct {
+    mt_keyset_t                *sign;
+    mt_keyset_t                *encrypt;
+    mt_mint_opts_t              opts;
+} ngx_http_magic_token_issuer_t;
+
+
+typedef struct {
     ngx_uint_t                  source;
     ngx_http_complex_value_t   *token;      /* with source VARIABLE */
     mt_keyset_t                *keys;
@@ -48,6 +55,10 @@ typedef struct {
     size_t                     *aud_lens;
 
     ngx_array_t                *require;    /* of ..._require_t */
+
+    ngx_flag_t                  issuer_enabled;
+    ngx_http_magic_token_issuer_t  *issuer;
+    time_t                      issuer_max_ttl;
 
     /* WWW-Authenticate values, built at merge time */
     ngx_str_t                   challenge;
@@ -83,6 +94,17 @@ ngx_http_magic_token_ctx_t *ngx_http_magic_token_get_ctx(
 ngx_http_magic_token_ctx_t *ngx_http_magic_token_verify(
     ngx_http_request_t *r);
 ngx_int_t ngx_http_magic_token_add_variables(ngx_conf_t *cf);
+void ngx_http_magic_token_free_keyset(void *data);
+
+ngx_int_t ngx_http_magic_token_issuer_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_magic_token_issuer_nocache(ngx_http_request_t *r);
+char *ngx_http_magic_token_issuer(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_magic_token_issuer_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_magic_token_issuer_merge(ngx_conf_t *cf,
+    ngx_http_magic_token_loc_conf_t *prev,
+    ngx_http_magic_token_loc_conf_t *conf);
 
 
 extern ngx_module_t  ngx_http_magic_token_module;
