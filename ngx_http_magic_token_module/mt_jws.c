@@ -429,9 +429,7 @@ mt_jws_verify(mt_jws_t *jws, const mt_keyset_t *ks, const char *token,
     plen = (size_t) (dot2 - dot1 - 1);
     slen = len - (size_t) (dot2 + 1 - token);
 
-    if (plen == 0 || slen == 0 || slen > mt_base64url_encoded_len(
-                                              MT_MAX_SIG_LEN))
-    {
+    if (plen == 0 || slen > mt_base64url_encoded_len(MT_MAX_SIG_LEN)) {
         return MT_ERR_MALFORMED;
     }
 
@@ -443,6 +441,12 @@ mt_jws_verify(mt_jws_t *jws, const mt_keyset_t *ks, const char *token,
 
     rc = mt_jws_check_header(jws, &kid, &kid_len);
     if (rc != MT_OK) {
+        goto failed;
+    }
+
+    /* after the header, so that an unsecured JWT says "alg: none" */
+    if (slen == 0) {
+        rc = MT_ERR_MALFORMED;
         goto failed;
     }
 

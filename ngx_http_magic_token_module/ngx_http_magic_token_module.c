@@ -780,7 +780,8 @@ ngx_http_magic_token_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"magic_token\" is on in location \"%V\" but no "
-                           "\"magic_token_key\" is configured for it",
+                           "\"magic_token_key\" or \"magic_token_secret\" "
+                           "is configured for it",
                            &clcf->name);
         return NGX_CONF_ERROR;
     }
