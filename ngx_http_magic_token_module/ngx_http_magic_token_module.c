@@ -241,6 +241,7 @@ ngx_http_magic_token_handler(ngx_http_request_t *r)
 ngx_http_magic_token_ctx_t *
 ngx_http_magic_token_verify(ngx_http_request_t *r)
 {
+    u_char                           *p;
     mt_err_t                          rc;
     ngx_str_t                         token;
     ngx_pool_cleanup_t               *cln;
@@ -307,7 +308,16 @@ ngx_http_magic_token_verify(ngx_http_request_t *r)
         return ctx;
     }
 
-    mt_hash_hex(ctx->hash, token.data, token.len);
+    /*
+     * The id hashes the signed part only: an ECDSA signature can be
+     * altered (s to n - s) and stay valid, the header and claims cannot.
+     */
+    for (p = token.data + token.len; p > token.data && p[-1] != '.'; p--) {
+        /* void */
+    }
+
+    mt_hash_hex(ctx->hash, token.data,
+                p > token.data ? (size_t) (p - 1 - token.data) : token.len);
 
     if (token.len > mlcf->max_size) {
         ctx->error = MT_ERR_TOO_LARGE;
