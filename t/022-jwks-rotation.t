@@ -219,9 +219,10 @@ reload_sequence();
 
 # ------------------------------------------- nginx -t error messages
 #
-# The same broken files as the must_die blocks below, checked with "nginx -t"
-# whose stderr carries the message whatever the nginx build's default error
-# log is.
+# The broken files of the must_die blocks below, checked with "nginx -t":
+# its stderr carries the message whatever the nginx build's default error
+# log is (Debian's nginx logs configuration errors to stderr, where a
+# must_die block's error_log check would not see them).
 
 for my $case (['does-not-exist.jwks', qr/cannot open file/],
               ['truncated.pem', qr/no PEM key found|PEM/],
@@ -550,8 +551,6 @@ auth=[sub=new cred=cred-new] method=GET uri=/new-jwks/x
         magic_token_key $TEST_NGINX_JOSE_DIR/does-not-exist.jwks;
     }
 --- must_die
---- error_log eval
-qr/\[emerg\] .*magic_token_key "[^"]*does-not-exist\.jwks": cannot open file/
 
 
 
@@ -563,8 +562,6 @@ qr/\[emerg\] .*magic_token_key "[^"]*does-not-exist\.jwks": cannot open file/
         magic_token_key $TEST_NGINX_JOSE_DIR/truncated.pem;
     }
 --- must_die
---- error_log eval
-qr/\[emerg\] .*magic_token_key "[^"]*truncated\.pem": /
 
 
 
@@ -575,8 +572,6 @@ qr/\[emerg\] .*magic_token_key "[^"]*truncated\.pem": /
         magic_token_key $TEST_NGINX_JOSE_DIR/small.pem;
     }
 --- must_die
---- error_log eval
-qr/\[emerg\] .*magic_token_key "[^"]*small\.pem": .*2048/
 
 
 
@@ -587,8 +582,6 @@ qr/\[emerg\] .*magic_token_key "[^"]*small\.pem": .*2048/
         magic_token_key $TEST_NGINX_JOSE_DIR/kty.jwks;
     }
 --- must_die
---- error_log eval
-qr/\[emerg\] .*magic_token_key "[^"]*kty\.jwks": .*kty.*XYZ/
 
 
 
@@ -599,8 +592,6 @@ qr/\[emerg\] .*magic_token_key "[^"]*kty\.jwks": .*kty.*XYZ/
         magic_token_key $TEST_NGINX_JOSE_DIR/b64.jwks;
     }
 --- must_die
---- error_log eval
-qr/\[emerg\] .*magic_token_key "[^"]*b64\.jwks": .*"n".*base64/
 
 
 
@@ -611,8 +602,6 @@ qr/\[emerg\] .*magic_token_key "[^"]*b64\.jwks": .*"n".*base64/
         magic_token_key $TEST_NGINX_JOSE_DIR/small.pub.jwks;
     }
 --- must_die
---- error_log eval
-qr/\[emerg\] .*magic_token_key "[^"]*small\.pub\.jwks": .*2048/
 
 
 
@@ -623,8 +612,6 @@ qr/\[emerg\] .*magic_token_key "[^"]*small\.pub\.jwks": .*2048/
         magic_token_key $TEST_NGINX_JOSE_DIR/curve.jwks;
     }
 --- must_die
---- error_log eval
-qr/\[emerg\] .*magic_token_key "[^"]*curve\.jwks": .*not on curve/
 
 
 
@@ -635,8 +622,6 @@ qr/\[emerg\] .*magic_token_key "[^"]*curve\.jwks": .*not on curve/
         magic_token_key $TEST_NGINX_JOSE_DIR/dup-member.jwks;
     }
 --- must_die
---- error_log eval
-qr/\[emerg\] .*magic_token_key "[^"]*dup-member\.jwks": .*duplicate.*kty/
 
 
 
@@ -647,8 +632,6 @@ qr/\[emerg\] .*magic_token_key "[^"]*dup-member\.jwks": .*duplicate.*kty/
         magic_token_key $TEST_NGINX_JOSE_DIR/dup-keys.jwks;
     }
 --- must_die
---- error_log eval
-qr/\[emerg\] .*magic_token_key "[^"]*dup-keys\.jwks": .*duplicate.*keys/
 
 
 
@@ -659,8 +642,6 @@ qr/\[emerg\] .*magic_token_key "[^"]*dup-keys\.jwks": .*duplicate.*keys/
         magic_token_key $TEST_NGINX_JOSE_DIR/crv.jwks;
     }
 --- must_die
---- error_log eval
-qr/\[emerg\] .*magic_token_key "[^"]*crv\.jwks": key 1: .*P-999/
 
 
 
@@ -671,8 +652,6 @@ qr/\[emerg\] .*magic_token_key "[^"]*crv\.jwks": key 1: .*P-999/
         magic_token_key $TEST_NGINX_JOSE_DIR/truncated.jwks;
     }
 --- must_die
---- error_log eval
-qr/\[emerg\] .*magic_token_key "[^"]*truncated\.jwks": .*JSON/
 
 
 
@@ -685,5 +664,3 @@ qr/\[emerg\] .*magic_token_key "[^"]*truncated\.jwks": .*JSON/
         magic_token_key $TEST_NGINX_JOSE_DIR/new.jwks;
     }
 --- must_die
---- error_log eval
-qr/\[emerg\] .*magic_token_key "[^"]*kty\.jwks": /
