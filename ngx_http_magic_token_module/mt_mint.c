@@ -289,6 +289,10 @@ mt_token_mint(const mt_mint_opts_t *opts, json_t *claims,
     *out = NULL;
 
     if (cred != NULL) {
+        if (opts->enc_key == NULL) {
+            return MT_ERR_UNKNOWN_KEY;
+        }
+
         if (opts->jwe_alg != NULL) {
             rc = mt_jwe_encrypt(opts->enc_key, opts->jwe_alg, opts->jwe_enc,
                                 opts->enc_kid, cred, cred_len, &enc,

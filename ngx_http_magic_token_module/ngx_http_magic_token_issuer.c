@@ -25,6 +25,7 @@ static ngx_int_t ngx_http_magic_token_issuer_send(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *type, u_char *data, size_t len);
 static int ngx_http_magic_token_issuer_scope_known(void *data,
     const char *name, size_t len);
+static mt_err_t ngx_http_magic_token_issuer_trial(mt_mint_opts_t *opts);
 
 
 static ngx_str_t  ngx_http_magic_token_text = ngx_string("text/plain");
@@ -339,6 +340,31 @@ ngx_http_magic_token_issuer_scope_known(void *data, const char *name,
 }
 
 
+static mt_err_t
+ngx_http_magic_token_issuer_trial(mt_mint_opts_t *opts)
+{
+    char      *token;
+    size_t     len;
+    json_t    *claims;
+    mt_err_t   rc;
+
+    claims = json_pack("{s:i}", "exp", (json_int_t) 1);
+    if (claims == NULL) {
+        return MT_ERR_NOMEM;
+    }
+
+    rc = mt_token_mint(opts, claims, (const unsigned char *) "trial", 5,
+                       &token, &len);
+    json_decref(claims);
+
+    if (rc == MT_OK) {
+        free(token);
+    }
+
+    return rc;
+}
+
+
 /*
  * magic_token_issuer_key file [alg=ALG] [kid=ID] [encrypt=file]
  *                        [jwe=ALG enc=ENC] [enc_kid=ID];
@@ -505,6 +531,14 @@ ngx_http_magic_token_issuer_key(ngx_conf_t *cf, ngx_command_t *cmd,
         return "needs an RSA key to encrypt to, or \"jwe=\" and \"enc=\"";
     }
 
+    /* a trial run: algorithm names and key types are checked now */
+    if (ngx_http_magic_token_issuer_trial(&iss->opts) != MT_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "magic_token_issuer_key \"%V\": cannot mint with "
+                           "these keys and algorithms", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
     mlcf->issuer = iss;
 
     return NGX_CONF_OK;
@@ -551,6 +585,7 @@ ngx_http_magic_token_issuer_merge(ngx_conf_t *cf,
 {
     size_t                          i;
     const mt_key_t                 *key;
+    ngx_http_core_loc_conf_t       *clcf;
     ngx_http_magic_token_issuer_t  *iss;
 
     ngx_conf_merge_value(conf->issuer_enabled, 0, 0);
@@ -564,7 +599,31 @@ ngx_http_magic_token_issuer_merge(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    if (!conf->issuer_enabled || conf->issuer != NULL) {
+    if (!conf->issuer_enabled) {
+        return NGX_CONF_OK;
+    }
+
+    /*
+     * The request body holds a credential: keep it in memory.  Bodies
+     * above the limit get 413 before anything is written to disk.
+     */
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->client_max_body_size == 0
+        || clcf->client_max_body_size > NGX_HTTP_MAGIC_TOKEN_ISSUER_MAX_BODY)
+    {
+        clcf->client_max_body_size = NGX_HTTP_MAGIC_TOKEN_ISSUER_MAX_BODY;
+    }
+
+    if (clcf->client_body_buffer_size
+        < (size_t) NGX_HTTP_MAGIC_TOKEN_ISSUER_MAX_BODY)
+    {
+        clcf->client_body_buffer_size = NGX_HTTP_MAGIC_TOKEN_ISSUER_MAX_BODY;
+    }
+
+    clcf->client_body_in_file_only = 0;     /* "off" */
+
+    if (conf->issuer != NULL) {
         return NGX_CONF_OK;
     }
 

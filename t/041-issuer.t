@@ -75,6 +75,22 @@ _EOC_
     server { listen 127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
         location = /t { magic_token_issuer; magic_token_issuer_key $TEST_NGINX_KEYS/private.pem jwe=RSA-OAEP-256; } }
 _EOC_
+        'unknown jwe= algorithm' => [<<'_EOC_', qr/cannot mint with these keys and algorithms/],
+    server { listen 127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+        location = /t { magic_token_issuer; magic_token_issuer_key $TEST_NGINX_KEYS/private.pem jwe=BOGUS enc=A256GCM; } }
+_EOC_
+        'unknown enc=' => [<<'_EOC_', qr/cannot mint with these keys and algorithms/],
+    server { listen 127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+        location = /t { magic_token_issuer; magic_token_issuer_key $TEST_NGINX_KEYS/private.pem jwe=RSA-OAEP-256 enc=A999GCM; } }
+_EOC_
+        'ECDH-ES to an RSA key' => [<<'_EOC_', qr/cannot mint with these keys and algorithms/],
+    server { listen 127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+        location = /t { magic_token_issuer; magic_token_issuer_key $TEST_NGINX_KEYS/private.pem jwe=ECDH-ES enc=A256GCM; } }
+_EOC_
+        'A256KW to an RSA key' => [<<'_EOC_', qr/cannot mint with these keys and algorithms/],
+    server { listen 127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+        location = /t { magic_token_issuer; magic_token_issuer_key $TEST_NGINX_KEYS/private.pem jwe=A256KW enc=A256GCM; } }
+_EOC_
         'EC key to encrypt to without jwe=' => [<<'_EOC_', qr/needs an RSA key to encrypt to/],
     server { listen 127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
         location = /t { magic_token_issuer; magic_token_issuer_key $TEST_NGINX_ISSUER_KEYS/ec.pem; } }
