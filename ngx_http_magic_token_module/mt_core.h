@@ -352,6 +352,28 @@ mt_err_t mt_mint_claims(const json_t *req, const mt_mint_policy_t *policy,
     int64_t now, json_t **claims, const char **cred, size_t *cred_len,
     char *errbuf, size_t errlen);
 
+/*
+ * Refresh tokens carry their grant under this claim instead of
+ * "allowed"/"scopes", so that they never pass as access tokens
+ * (mt_token_verify refuses any token that has it).
+ */
+#define MT_REFRESH_CLAIM  "mt_refresh"
+
+/* refresh claims for the access claims of a mint: lifetime ttl */
+mt_err_t mt_mint_refresh_claims(const json_t *claims, int64_t now,
+    int64_t ttl, json_t **out);
+
+/*
+ * Access claims from verified refresh claims and a request that may
+ * narrow the grant ("allowed" or "scopes": a subset of the entries of
+ * the refresh token, compared as strings).  The encrypted credential
+ * is carried over as it is.  exp: at most max_ttl, never past the
+ * refresh token's.
+ */
+mt_err_t mt_mint_from_refresh(const json_t *refresh, const json_t *req,
+    const mt_mint_policy_t *policy, int64_t now, json_t **out,
+    char *errbuf, size_t errlen);
+
 /* add the encrypted credential (if cred) to claims and sign: *out is
  * malloc()ed and NUL-terminated */
 mt_err_t mt_token_mint(const mt_mint_opts_t *opts, json_t *claims,

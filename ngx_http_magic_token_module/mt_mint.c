@@ -366,3 +366,202 @@ mt_token_mint(const mt_mint_opts_t *opts, json_t *claims,
 
     return MT_OK;
 }
+
+
+static mt_err_t
+mt_mint_new_jti(json_t *claims)
+{
+    unsigned char  rnd[16];
+    char           jti[mt_base64url_encoded_len(16) + 1];
+
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        return MT_ERR_INTERNAL;
+    }
+
+    jti[mt_base64url_encode(jti, rnd, sizeof(rnd))] = '\0';
+    json_object_set_new(claims, "jti", json_string(jti));
+
+    return MT_OK;
+}
+
+
+mt_err_t
+mt_mint_refresh_claims(const json_t *claims, int64_t now, int64_t ttl,
+    json_t **out)
+{
+    json_t    *r, *grant, *v;
+    mt_err_t   rc;
+
+    *out = NULL;
+
+    r = json_object();
+    grant = json_object();
+
+    if (r == NULL || grant == NULL) {
+        json_decref(r);
+        json_decref(grant);
+        return MT_ERR_NOMEM;
+    }
+
+    json_object_set_new(r, "iat", json_integer(now));
+    json_object_set_new(r, "exp", json_integer(now + ttl));
+
+    if ((v = json_object_get(claims, "allowed")) != NULL) {
+        json_object_set(grant, "allowed", v);
+    }
+
+    if ((v = json_object_get(claims, "scopes")) != NULL) {
+        json_object_set(grant, "scopes", v);
+    }
+
+    if ((v = json_object_get(claims, "aud")) != NULL) {
+        json_object_set(grant, "aud", v);
+    }
+
+    if ((v = json_object_get(claims, "sub")) != NULL) {
+        json_object_set(r, "sub", v);
+    }
+
+    json_object_set_new(r, MT_REFRESH_CLAIM, grant);
+
+    rc = mt_mint_new_jti(r);
+    if (rc != MT_OK) {
+        json_decref(r);
+        return rc;
+    }
+
+    *out = r;
+
+    return MT_OK;
+}
+
+
+/* every string of want is in have */
+static int
+mt_mint_subset(const json_t *want, const json_t *have)
+{
+    size_t   i, j;
+    json_t  *w, *h;
+    int      found;
+
+    if (!json_is_array(have)) {
+        return 0;
+    }
+
+    json_array_foreach(want, i, w) {
+        found = 0;
+
+        json_array_foreach(have, j, h) {
+            if (json_equal(w, h)) {
+                found = 1;
+                break;
+            }
+        }
+
+        if (!found) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+mt_err_t
+mt_mint_from_refresh(const json_t *refresh, const json_t *req,
+    const mt_mint_policy_t *policy, int64_t now, json_t **out, char *errbuf,
+    size_t errlen)
+{
+    size_t          i;
+    json_t         *grant, *claims, *v, *want;
+    int64_t         exp, rexp;
+    mt_err_t        rc;
+    const char     *name;
+    static const char  *lists[] = { "allowed", "scopes" };
+
+    *out = NULL;
+
+    grant = json_object_get(refresh, MT_REFRESH_CLAIM);
+    v = json_object_get(refresh, "exp");
+
+    if (!json_is_object(grant) || !json_is_integer(v)) {
+        MT_MINT_ERROR("not a refresh token");
+        return MT_ERR_INVALID_CLAIMS;
+    }
+
+    rexp = (int64_t) json_integer_value(v);
+
+    claims = json_object();
+    if (claims == NULL) {
+        return MT_ERR_NOMEM;
+    }
+
+    for (i = 0; i < 2; i++) {
+        name = lists[i];
+        want = json_object_get(req, name);
+
+        if (want == NULL) {
+            /* the same grant */
+            if ((v = json_object_get(grant, name)) != NULL) {
+                json_object_set(claims, name, v);
+            }
+
+            continue;
+        }
+
+        rc = mt_mint_string_list(want, name, errbuf, errlen);
+        if (rc != MT_OK) {
+            json_decref(claims);
+            return rc;
+        }
+
+        if (!mt_mint_subset(want, json_object_get(grant, name))) {
+            MT_MINT_ERROR("%s may only narrow the refresh token's %s", name,
+                          name);
+            json_decref(claims);
+            return MT_ERR_SCOPE_DENIED;
+        }
+
+        json_object_set(claims, name, want);
+    }
+
+    if (json_object_get(claims, "allowed") == NULL
+        && json_object_get(claims, "scopes") == NULL)
+    {
+        MT_MINT_ERROR("the refresh token grants nothing");
+        json_decref(claims);
+        return MT_ERR_INVALID_CLAIMS;
+    }
+
+    exp = now + (policy->max_ttl > 0 ? policy->max_ttl : policy->default_ttl);
+
+    if (exp > rexp) {
+        exp = rexp;
+    }
+
+    json_object_set_new(claims, "iat", json_integer(now));
+    json_object_set_new(claims, "exp", json_integer(exp));
+
+    if ((v = json_object_get(grant, "aud")) != NULL) {
+        json_object_set(claims, "aud", v);
+    }
+
+    if ((v = json_object_get(refresh, "sub")) != NULL) {
+        json_object_set(claims, "sub", v);
+    }
+
+    /* the encrypted credential, as it is: the issuer never decrypts */
+    if ((v = json_object_get(refresh, "token")) != NULL) {
+        json_object_set(claims, "token", v);
+    }
+
+    rc = mt_mint_new_jti(claims);
+    if (rc != MT_OK) {
+        json_decref(claims);
+        return rc;
+    }
+
+    *out = claims;
+
+    return MT_OK;
+}

@@ -226,6 +226,12 @@ mt_token_verify(mt_token_t *t, const mt_keyset_t *ks, const char *token,
         goto failed;
     }
 
+    /* a refresh token is only good at the issuer */
+    if (json_object_get(t->jws.claims, MT_REFRESH_CLAIM) != NULL) {
+        rc = MT_ERR_INVALID_CLAIMS;
+        goto failed;
+    }
+
     rc = mt_claim_string_list(t->jws.claims, "scopes", &scopes);
     if (rc != MT_OK) {
         goto failed;

@@ -16,6 +16,8 @@
 
 #include "ngx_http_magic_token_module.h"
 
+#include <openssl/crypto.h>
+
 
 #define NGX_HTTP_MAGIC_TOKEN_ISSUER_MAX_BODY  16384
 
@@ -26,10 +28,19 @@ static ngx_int_t ngx_http_magic_token_issuer_send(ngx_http_request_t *r,
 static int ngx_http_magic_token_issuer_scope_known(void *data,
     const char *name, size_t len);
 static mt_err_t ngx_http_magic_token_issuer_trial(mt_mint_opts_t *opts);
+static ngx_int_t ngx_http_magic_token_issuer_mint(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, json_t *req,
+    mt_mint_policy_t *policy);
+static mt_err_t ngx_http_magic_token_issuer_refresh(
+    ngx_http_magic_token_loc_conf_t *mlcf, json_t *token, json_t *req,
+    mt_mint_policy_t *policy, int64_t now, json_t **claims, char *errbuf,
+    size_t errlen);
 
 
 static ngx_str_t  ngx_http_magic_token_text = ngx_string("text/plain");
 static ngx_str_t  ngx_http_magic_token_jwt = ngx_string("application/jwt");
+static ngx_str_t  ngx_http_magic_token_json =
+    ngx_string("application/json");
 
 static u_char  ngx_http_magic_token_issuer_about[] =
     "This endpoint mints magic tokens.\n"
@@ -167,15 +178,9 @@ ngx_http_magic_token_issuer_read(ngx_http_request_t *r, ngx_str_t *body)
 static void
 ngx_http_magic_token_issuer_body(ngx_http_request_t *r)
 {
-    char                                errbuf[256];
-    char                               *token;
-    size_t                              token_len, cred_len;
-    json_t                             *req, *claims;
-    mt_err_t                            rc;
+    json_t                             *req;
     ngx_int_t                           status;
     ngx_str_t                           body;
-    const char                         *cred;
-    mt_mint_opts_t                      opts;
     mt_mint_policy_t                    policy;
     json_error_t                        jerr;
     ngx_http_magic_token_loc_conf_t    *mlcf;
@@ -217,41 +222,192 @@ ngx_http_magic_token_issuer_body(ngx_http_request_t *r)
     policy.scope_known = ngx_http_magic_token_issuer_scope_known;
     policy.scope_data = mmcf;
 
-    errbuf[0] = '\0';
+    status = ngx_http_magic_token_issuer_mint(r, mlcf, req, &policy);
 
-    rc = mt_mint_claims(req, &policy, (int64_t) ngx_time(), &claims, &cred,
-                        &cred_len, errbuf, sizeof(errbuf));
-    if (rc != MT_OK) {
-        json_decref(req);
-        ngx_http_finalize_request(r, rc == MT_ERR_NOMEM
-                                     ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                                     : ngx_http_magic_token_issuer_error(r,
-                                           errbuf));
-        return;
-    }
-
-    opts = mlcf->issuer->opts;
-
-    rc = mt_token_mint(&opts, claims, (const unsigned char *) cred, cred_len,
-                       &token, &token_len);
-
-    json_decref(claims);
     json_decref(req);
 
+    ngx_http_finalize_request(r, status);
+}
+
+
+/*
+ * A token for a minting request, or for a refresh token; with
+ * {"refresh": true} also a refresh token, answered as JSON.
+ */
+static ngx_int_t
+ngx_http_magic_token_issuer_mint(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, json_t *req,
+    mt_mint_policy_t *policy)
+{
+    int          from_refresh;
+    char         errbuf[256], *token, *refresh, *out;
+    size_t       token_len, refresh_len, cred_len;
+    json_t      *claims, *rclaims, *answer, *v;
+    int64_t      now;
+    mt_err_t     rc;
+    ngx_int_t    status;
+    json_int_t   expires;
+    const char  *cred;
+
+    now = (int64_t) ngx_time();
+    errbuf[0] = '\0';
+    refresh = NULL;
+
+    v = json_object_get(req, "refresh_token");
+    from_refresh = (v != NULL);
+
+    if (from_refresh) {
+        if (!json_is_string(v) || json_object_get(req, "token") != NULL) {
+            return ngx_http_magic_token_issuer_error(r,
+                       "refresh_token must be a string, without token");
+        }
+
+        rc = ngx_http_magic_token_issuer_refresh(mlcf, v, req, policy, now,
+                                                 &claims, errbuf,
+                                                 sizeof(errbuf));
+        cred = NULL;
+        cred_len = 0;
+
+    } else {
+        rc = mt_mint_claims(req, policy, now, &claims, &cred, &cred_len,
+                            errbuf, sizeof(errbuf));
+    }
+
     if (rc != MT_OK) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "magic_token_issuer: minting failed: %s",
-                      mt_strerror(rc));
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+        return rc == MT_ERR_NOMEM ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                                  : ngx_http_magic_token_issuer_error(r,
+                                                                      errbuf);
+    }
+
+    v = json_object_get(req, "refresh");
+
+    if (v != NULL && !json_is_boolean(v)) {
+        json_decref(claims);
+        return ngx_http_magic_token_issuer_error(r,
+                                                 "refresh must be a boolean");
+    }
+
+    if (json_is_true(v) && mlcf->issuer_refresh_ttl == 0) {
+        json_decref(claims);
+        return ngx_http_magic_token_issuer_error(r,
+                   "refresh tokens are not enabled here "
+                   "(magic_token_issuer_refresh_ttl)");
+    }
+
+    rclaims = NULL;
+
+    if (json_is_true(v)) {
+        rc = mt_mint_refresh_claims(claims, now,
+                                    (int64_t) mlcf->issuer_refresh_ttl,
+                                    &rclaims);
+        if (rc == MT_OK) {
+            rc = mt_token_mint(&mlcf->issuer->opts, rclaims,
+                               (const unsigned char *) cred, cred_len,
+                               &refresh, &refresh_len);
+        }
+
+        json_decref(rclaims);
+
+        if (rc != MT_OK) {
+            json_decref(claims);
+            goto failed;
+        }
+    }
+
+    rc = mt_token_mint(&mlcf->issuer->opts, claims,
+                       (const unsigned char *) cred, cred_len, &token,
+                       &token_len);
+
+    expires = json_integer_value(json_object_get(claims, "exp")) - now;
+    json_decref(claims);
+
+    if (rc != MT_OK) {
+        free(refresh);
+        goto failed;
+    }
+
+    if (refresh == NULL && !from_refresh) {
+        /* magic-api-proxy's answer: the token itself */
+        status = ngx_http_magic_token_issuer_send(r, NGX_HTTP_OK,
+                                                  &ngx_http_magic_token_jwt,
+                                                  (u_char *) token,
+                                                  token_len);
+        free(token);
+        return status;
+    }
+
+    /* an OAuth 2.0 style token response (RFC 6749 section 5.1) */
+    answer = json_pack("{s:s, s:s, s:I}", "access_token", token,
+                       "token_type", "Bearer", "expires_in", expires);
+
+    if (answer != NULL && refresh != NULL) {
+        json_object_set_new(answer, "refresh_token", json_string(refresh));
+    }
+
+    OPENSSL_cleanse(token, token_len);
+    free(token);
+    free(refresh);
+
+    out = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
+    json_decref(answer);
+
+    if (out == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     status = ngx_http_magic_token_issuer_send(r, NGX_HTTP_OK,
-                                              &ngx_http_magic_token_jwt,
-                                              (u_char *) token, token_len);
-    free(token);
+                                              &ngx_http_magic_token_json,
+                                              (u_char *) out, strlen(out));
+    free(out);
 
-    ngx_http_finalize_request(r, status);
+    return status;
+
+failed:
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "magic_token_issuer: minting failed: %s", mt_strerror(rc));
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+/* verify a refresh token with the issuer's own keys */
+static mt_err_t
+ngx_http_magic_token_issuer_refresh(ngx_http_magic_token_loc_conf_t *mlcf,
+    json_t *token, json_t *req, mt_mint_policy_t *policy, int64_t now,
+    json_t **claims, char *errbuf, size_t errlen)
+{
+    mt_err_t  rc;
+    mt_jws_t  jws;
+
+    rc = mt_jws_verify(&jws, mlcf->issuer->verify, json_string_value(token),
+                       json_string_length(token));
+
+    if (rc == MT_OK) {
+        rc = mt_claims_check(jws.claims, now, 0);
+
+        if (rc == MT_OK
+            && json_object_get(jws.claims, MT_REFRESH_CLAIM) == NULL)
+        {
+            rc = MT_ERR_INVALID_CLAIMS;
+        }
+
+        if (rc == MT_OK) {
+            rc = mt_mint_from_refresh(jws.claims, req, policy, now, claims,
+                                      errbuf, errlen);
+            mt_jws_clear(&jws);
+            return rc;
+        }
+
+        mt_jws_clear(&jws);
+    }
+
+    if (rc != MT_ERR_NOMEM) {
+        ngx_snprintf((u_char *) errbuf, errlen, "invalid refresh token (%s)%Z",
+                     mt_strerror(rc));
+    }
+
+    return rc;
 }
 
 
@@ -524,6 +680,7 @@ ngx_http_magic_token_issuer_key(ngx_conf_t *cf, ngx_command_t *cmd,
     iss->opts.sign_key = key;
     iss->opts.enc_key = mt_keyset_count(iss->encrypt)
                         ? mt_keyset_get(iss->encrypt, 0) : key;
+    iss->verify = iss->sign;
 
     if (iss->opts.jwe_alg == NULL && mt_key_type(iss->opts.enc_key)
                                      != MT_KTY_RSA)
@@ -592,6 +749,8 @@ ngx_http_magic_token_issuer_merge(ngx_conf_t *cf,
     ngx_conf_merge_ptr_value(conf->issuer, prev->issuer, NULL);
     ngx_conf_merge_sec_value(conf->issuer_max_ttl, prev->issuer_max_ttl,
                              86400);
+    ngx_conf_merge_sec_value(conf->issuer_refresh_ttl,
+                             prev->issuer_refresh_ttl, 0);
 
     if (conf->issuer_max_ttl <= 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -640,6 +799,7 @@ ngx_http_magic_token_issuer_merge(ngx_conf_t *cf,
             iss->opts.sign_key = key;
             iss->opts.enc_key = key;
             iss->opts.alg = MT_ALG_RS256;
+            iss->verify = conf->keys;
 
             conf->issuer = iss;
 

@@ -126,6 +126,13 @@ static ngx_command_t  ngx_http_magic_token_commands[] = {
       offsetof(ngx_http_magic_token_loc_conf_t, issuer_max_ttl),
       NULL },
 
+    { ngx_string("magic_token_issuer_refresh_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_magic_token_loc_conf_t, issuer_refresh_ttl),
+      NULL },
+
     { ngx_string("magic_token_scope"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_magic_token_scope,
@@ -654,6 +661,7 @@ ngx_http_magic_token_create_loc_conf(ngx_conf_t *cf)
     conf->issuer_enabled = NGX_CONF_UNSET;
     conf->issuer = NGX_CONF_UNSET_PTR;
     conf->issuer_max_ttl = NGX_CONF_UNSET;
+    conf->issuer_refresh_ttl = NGX_CONF_UNSET;
 
     return conf;
 }

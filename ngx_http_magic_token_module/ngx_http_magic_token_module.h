@@ -34,6 +34,7 @@ typedef struct {
 typedef struct {
     mt_keyset_t                *sign;
     mt_keyset_t                *encrypt;
+    const mt_keyset_t          *verify;     /* for refresh tokens */
     mt_mint_opts_t              opts;
 } ngx_http_magic_token_issuer_t;
 
@@ -59,6 +60,7 @@ typedef struct {
     ngx_flag_t                  issuer_enabled;
     ngx_http_magic_token_issuer_t  *issuer;
     time_t                      issuer_max_ttl;
+    time_t                      issuer_refresh_ttl;
 
     /* WWW-Authenticate values, built at merge time */
     ngx_str_t                   challenge;
