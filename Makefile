@@ -144,3 +144,137 @@ $(CLI): $(CLI_SRCS) $(CLI_HDRS) $(CORE_SRCS) $(CORE_HDRS)
 cli-install: cli
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/magic-token
+
+# ---- fuzzing and memory checks (fuzz/) ----------------------------------
+#
+#   make fuzz           build the libFuzzer harnesses (clang) into
+#                       build/fuzz/ and run each for FUZZ_SECONDS (60)
+#                       on a scratch copy of its seed corpus
+#   make fuzz-smoke     the same, 10 seconds each (CI)
+#   make check-memory   the unit tests under ASan+UBSan (build/asan/),
+#                       then under valgrind when it is installed
+#
+# The fuzz targets need clang and libclang-rt-14-dev (libFuzzer); they
+# are installed with apt-get when missing and we are root.  See
+# fuzz/README.md.
+
+FUZZ_CC       ?= clang
+FUZZ_SECONDS  ?= 60
+FUZZ_TARGETS  ?= base64 jws claims jwe scope mint jwks
+FUZZ_DIR      := $(BUILD)/fuzz
+FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS   := -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 \
+                 -fno-omit-frame-pointer -Wall -Wextra -I$(SRC_DIR) -Ifuzz
+FUZZ_OBJS     := $(patsubst $(SRC_DIR)/%.c,$(FUZZ_DIR)/obj/%.o,$(CORE_SRCS))
+FUZZ_BINS     := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_PACKAGES := clang libclang-rt-14-dev
+# per harness: -max_len and -timeout (seconds)
+FUZZ_OPTS_base64 := -max_len=4096 -timeout=10
+FUZZ_OPTS_jws    := -max_len=4096 -timeout=10
+FUZZ_OPTS_claims := -max_len=4096 -timeout=10
+FUZZ_OPTS_jwe    := -max_len=4096 -timeout=10
+FUZZ_OPTS_scope  := -max_len=2048 -timeout=10
+FUZZ_OPTS_mint   := -max_len=4096 -timeout=10
+FUZZ_OPTS_jwks   := -max_len=4096 -timeout=30
+
+ASAN_CC       ?= $(CC)
+ASAN_DIR      := $(BUILD)/asan
+ASAN_BINS     := $(patsubst t/unit/%.c,$(ASAN_DIR)/%,$(UNIT_SRCS))
+ASAN_FLAGS    := -fsanitize=address,undefined -fno-sanitize-recover=all \
+                 -fno-omit-frame-pointer
+
+.PHONY: fuzz fuzz-smoke check-memory
+.SECONDARY: $(FUZZ_OBJS)
+
+# clang and libFuzzer present, else apt-get them (as root)
+define FUZZ_NEED_CLANG
+	@if ! command -v $(FUZZ_CC) >/dev/null 2>&1 \
+	    || ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n)' \
+	         '{ return 0; }' \
+	       | $(FUZZ_CC) -x c -fsanitize=fuzzer -o /dev/null - \
+	         >/dev/null 2>&1; then \
+	    if [ "$$(id -u)" != 0 ]; then \
+	        echo "fuzz: need $(FUZZ_CC) with libFuzzer;" \
+	             "apt-get install $(FUZZ_PACKAGES)"; \
+	        exit 1; \
+	    fi; \
+	    echo "installing: $(FUZZ_PACKAGES)"; \
+	    apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends $(FUZZ_PACKAGES) >/dev/null; \
+	fi
+endef
+
+# run every harness for $(1) seconds on a scratch copy of its corpus;
+# new crashes land in $(FUZZ_DIR)/artifacts/
+define FUZZ_RUN
+	@mkdir -p $(FUZZ_DIR)/artifacts
+	@failed=""; \
+	for t in $(FUZZ_TARGETS); do \
+	    work=$(FUZZ_DIR)/work/$$t; \
+	    rm -rf $$work && mkdir -p $$work && \
+	    cp fuzz/corpus/$$t/* $$work/ && \
+	    case $$t in \
+	        base64) opts="$(FUZZ_OPTS_base64)" ;; \
+	        jws)    opts="$(FUZZ_OPTS_jws)" ;; \
+	        claims) opts="$(FUZZ_OPTS_claims)" ;; \
+	        jwe)    opts="$(FUZZ_OPTS_jwe)" ;; \
+	        scope)  opts="$(FUZZ_OPTS_scope)" ;; \
+	        mint)   opts="$(FUZZ_OPTS_mint)" ;; \
+	        *)      opts="$(FUZZ_OPTS_jwks)" ;; \
+	    esac; \
+	    echo "== fuzz_$$t: $(1) s $$opts"; \
+	    if ! $(FUZZ_DIR)/fuzz_$$t $$opts -max_total_time=$(1) \
+	            -dict=fuzz/jose.dict -print_final_stats=1 \
+	            -artifact_prefix=$(FUZZ_DIR)/artifacts/$$t- \
+	            $$work >$(FUZZ_DIR)/fuzz_$$t.log 2>&1; then \
+	        failed="$$failed $$t"; \
+	        tail -n 60 $(FUZZ_DIR)/fuzz_$$t.log; \
+	    fi; \
+	    grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' \
+	        $(FUZZ_DIR)/fuzz_$$t.log | sed 's/^/   /'; \
+	done; \
+	if [ -n "$$failed" ]; then \
+	    echo "fuzz: FAILED:$$failed (inputs in $(FUZZ_DIR)/artifacts/," \
+	         "logs in $(FUZZ_DIR)/fuzz_*.log)"; \
+	    exit 1; \
+	fi
+endef
+
+$(FUZZ_DIR)/obj/%.o: $(SRC_DIR)/%.c $(CORE_HDRS)
+	@mkdir -p $(FUZZ_DIR)/obj
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+	    -c -o $@ $<
+
+$(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c fuzz/common.h fuzz/fixtures.h $(FUZZ_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< \
+	    $(FUZZ_OBJS) $(LIBS_CORE)
+
+fuzz:
+	$(FUZZ_NEED_CLANG)
+	$(MAKE) $(FUZZ_BINS)
+	$(call FUZZ_RUN,$(FUZZ_SECONDS))
+
+fuzz-smoke:
+	$(FUZZ_NEED_CLANG)
+	$(MAKE) $(FUZZ_BINS)
+	$(call FUZZ_RUN,10)
+
+$(ASAN_DIR)/%: t/unit/%.c t/unit/tap.h $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(ASAN_DIR)
+	$(ASAN_CC) $(CFLAGS_CORE) $(ASAN_FLAGS) -It/unit -o $@ $< $(CORE_SRCS) \
+	    $(LIBS_CORE)
+
+check-memory: $(ASAN_BINS) $(UNIT_BINS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    prove $(ASAN_BINS)
+	@if command -v valgrind >/dev/null 2>&1; then \
+	    for t in $(UNIT_BINS); do \
+	        echo "== valgrind $$t"; \
+	        valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
+	            --error-exitcode=1 $$t >/dev/null || exit 1; \
+	    done; \
+	else \
+	    echo "check-memory: valgrind not installed, skipped"; \
+	fi

@@ -228,7 +228,8 @@ mt_err_t mt_claims_check_audience(const json_t *claims,
 mt_err_t mt_credential_decrypt(const mt_keyset_t *ks, const char *b64,
     size_t len, unsigned char **out, size_t *out_len);
 
-/* the matching encryption, for minting and tests */
+/* the matching encryption, for minting and tests; MT_ERR_TOO_LARGE
+ * when the credential does not fit the key (RSA 2048: 190 bytes) */
 mt_err_t mt_credential_encrypt(const mt_key_t *key,
     const unsigned char *plain, size_t len, char **out_b64, size_t *out_len);
 
@@ -249,6 +250,44 @@ mt_err_t mt_jwe_decrypt(const mt_keyset_t *ks, const char *jwe, size_t len,
 mt_err_t mt_jwe_encrypt(const mt_key_t *key, const char *alg,
     const char *enc, const char *kid, const unsigned char *plain,
     size_t len, char **out, size_t *out_len);
+
+
+/* ---- JWE primitives (mt_jwe.c), exposed for tests ---- */
+
+/*
+ * RFC 3394 AES key wrap with a 16- or 32-byte kek.  Unwrap: in_len a
+ * multiple of 8, at least 24, at most 72; out holds in_len - 8 bytes;
+ * MT_ERR_DECRYPT on an integrity failure.  Wrap: out holds in_len + 8.
+ */
+mt_err_t mt_aes_unwrap(const unsigned char *kek, size_t kek_len,
+    const unsigned char *in, size_t in_len, unsigned char *out,
+    size_t *out_len);
+mt_err_t mt_aes_wrap(const unsigned char *kek, size_t kek_len,
+    const unsigned char *in, size_t in_len, unsigned char *out,
+    size_t *out_len);
+
+/*
+ * AES-GCM, 16- or 32-byte key, 12-byte iv, 16-byte tag (read when
+ * decrypting, written when encrypting); out holds in_len bytes.
+ */
+mt_err_t mt_gcm(int decrypt, const unsigned char *key, size_t key_len,
+    const unsigned char *iv, const unsigned char *aad, size_t aad_len,
+    const unsigned char *in, size_t in_len, unsigned char *tag,
+    unsigned char *out);
+
+/* Concat KDF (SHA-256) of RFC 7518 section 4.6.2 */
+mt_err_t mt_concat_kdf(const unsigned char *z, size_t z_len,
+    const char *alg_id, const unsigned char *apu, size_t apu_len,
+    const unsigned char *apv, size_t apv_len, unsigned char *out,
+    size_t out_len);
+
+/* ECDH or X25519 shared secret; an all-zero result is MT_ERR_DECRYPT */
+mt_err_t mt_ecdh(EVP_PKEY *ours, EVP_PKEY *peer, unsigned char *z,
+    size_t *z_len);
+
+/* a JWE "epk" header member on the curve of key, or MT_ERR_DECRYPT */
+mt_err_t mt_epk_load(const json_t *epk, const mt_key_t *key,
+    EVP_PKEY **out);
 
 
 /* ---- scopes (mt_scope.c) ----------------------------------------- */

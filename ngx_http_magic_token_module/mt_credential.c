@@ -159,6 +159,11 @@ mt_credential_encrypt(const mt_key_t *key, const unsigned char *plain,
         return MT_ERR_UNKNOWN_KEY;
     }
 
+    /* OAEP with SHA-256 carries at most the key size - 2 * 32 - 2 bytes */
+    if (len == 0 || len + 66 > (size_t) EVP_PKEY_get_size(mt_key_pkey(key))) {
+        return MT_ERR_TOO_LARGE;
+    }
+
     ctx = EVP_PKEY_CTX_new(mt_key_pkey(key), NULL);
     if (ctx == NULL) {
         return MT_ERR_NOMEM;

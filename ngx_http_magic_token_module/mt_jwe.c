@@ -216,7 +216,7 @@ mt_aes_wrap_cipher(size_t key_len)
 
 
 /* RFC 3394 key unwrap; out holds in_len - 8 bytes */
-static mt_err_t
+mt_err_t
 mt_aes_unwrap(const unsigned char *kek, size_t kek_len,
     const unsigned char *in, size_t in_len, unsigned char *out,
     size_t *out_len)
@@ -257,7 +257,7 @@ mt_aes_unwrap(const unsigned char *kek, size_t kek_len,
 }
 
 
-static mt_err_t
+mt_err_t
 mt_aes_wrap(const unsigned char *kek, size_t kek_len,
     const unsigned char *in, size_t in_len, unsigned char *out,
     size_t *out_len)
@@ -343,7 +343,7 @@ mt_put_field(unsigned char *p, const unsigned char *data, size_t len)
 
 
 /* NIST SP 800-56A Concat KDF with SHA-256, as in RFC 7518 section 4.6.2 */
-static mt_err_t
+mt_err_t
 mt_concat_kdf(const unsigned char *z, size_t z_len, const char *alg_id,
     const unsigned char *apu, size_t apu_len, const unsigned char *apv,
     size_t apv_len, unsigned char *out, size_t out_len)
@@ -436,7 +436,7 @@ mt_header_b64(const json_t *header, const char *name, unsigned char *out,
  * points must decode and pass the public key check, X25519 keys must
  * be 32 bytes.
  */
-static mt_err_t
+mt_err_t
 mt_epk_load(const json_t *epk, const mt_key_t *key, EVP_PKEY **out)
 {
     int              ok;
@@ -558,7 +558,7 @@ mt_epk_load(const json_t *epk, const mt_key_t *key, EVP_PKEY **out)
 }
 
 
-static mt_err_t
+mt_err_t
 mt_ecdh(EVP_PKEY *ours, EVP_PKEY *peer, unsigned char *z, size_t *z_len)
 {
     int             ok;
@@ -593,7 +593,7 @@ mt_ecdh(EVP_PKEY *ours, EVP_PKEY *peer, unsigned char *z, size_t *z_len)
 
 /* ---- content encryption ---------------------------------------------- */
 
-static mt_err_t
+mt_err_t
 mt_gcm(int decrypt, const unsigned char *key, size_t key_len,
     const unsigned char *iv, const unsigned char *aad, size_t aad_len,
     const unsigned char *in, size_t in_len, unsigned char *tag,

@@ -18,6 +18,10 @@
 #include "mt_core.h"
 
 
+/* no lifetime beyond this: exp = now + ttl never overflows */
+#define MT_MINT_MAX_TTL  ((int64_t) 100 * 366 * 86400)
+
+
 #define MT_MINT_ERROR(...)                                                    \
     do {                                                                      \
         if (errbuf != NULL) {                                                 \
@@ -183,6 +187,10 @@ mt_mint_claims(const json_t *req, const mt_mint_policy_t *policy,
     /* lifetime: "exp" (absolute) or "ttl" (seconds), capped */
     ttl = policy->default_ttl;
 
+    if (ttl <= 0 || ttl > MT_MINT_MAX_TTL) {
+        ttl = MT_MINT_MAX_TTL;
+    }
+
     v = json_object_get(req, "ttl");
 
     if (v != NULL) {
@@ -194,6 +202,11 @@ mt_mint_claims(const json_t *req, const mt_mint_policy_t *policy,
         ttl = (int64_t) json_integer_value(v);
     }
 
+    if (ttl > MT_MINT_MAX_TTL) {
+        MT_MINT_ERROR("ttl or exp is more than 100 years away");
+        return MT_ERR_INVALID_CLAIMS;
+    }
+
     v = json_object_get(req, "exp");
 
     if (v != NULL) {
@@ -202,8 +215,11 @@ mt_mint_claims(const json_t *req, const mt_mint_policy_t *policy,
             return MT_ERR_INVALID_CLAIMS;
         }
 
-        if (!json_is_integer(v) || json_integer_value(v) <= now) {
-            MT_MINT_ERROR("exp must be an integer time in the future");
+        if (!json_is_integer(v) || json_integer_value(v) <= now
+            || json_integer_value(v) - now > MT_MINT_MAX_TTL)
+        {
+            MT_MINT_ERROR("exp must be an integer time in the future, at "
+                          "most 100 years away");
             return MT_ERR_INVALID_CLAIMS;
         }
 

@@ -364,6 +364,12 @@ ngx_http_magic_token_issuer_mint(ngx_http_request_t *r,
 
 failed:
 
+    if (rc == MT_ERR_TOO_LARGE) {
+        return ngx_http_magic_token_issuer_error(r,
+                   "token is too long to be encrypted to this key "
+                   "(RSA-OAEP: at most the key size minus 66 bytes)");
+    }
+
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "magic_token_issuer: minting failed: %s", mt_strerror(rc));
 

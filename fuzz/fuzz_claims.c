@@ -1,0 +1,253 @@
+/*
+ * Copyright (C) 2026 The ngx_http_magic_token_module authors.
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * fuzz_claims: the input is a claims payload (normally JSON).
+ *
+ *   1. mt_json_parse_object(), mt_claims_check(),
+ *      mt_claims_check_audience() and mt_json_claim_string() on it;
+ *   2. the harness signs the raw bytes with the fixture HMAC key (so the
+ *      fuzzer gets behind a valid signature) and runs the whole token
+ *      path: mt_token_verify() in both match modes,
+ *      mt_token_authorize() against configured named scopes, and
+ *      mt_token_decrypt() of the "token" claim (RSA-OAEP credential or
+ *      JWE, with the fixture keys).
+ *
+ * Properties: the token verifies only if the payload parses as an
+ * object and passes mt_claims_check(); a failure leaves nothing behind;
+ * an authorised request names a rule whose method fits; a decrypted
+ * credential is 1..MT_MAX_CREDENTIAL_LEN bytes without control
+ * characters; mt_json_claim_string() of a string is the string.
+ */
+
+#include "common.h"
+
+
+static mt_keyset_t       *ks;
+static mt_named_scope_t   named[3];
+
+
+static void
+fx_named(mt_named_scope_t *s, const char *name, const char *const *entries)
+{
+    int     m;
+    size_t  i;
+    char    err[256];
+
+    s->name = name;
+    s->name_len = strlen(name);
+
+    for (m = 0; m < 2; m++) {
+        s->rules[m] = mt_rules_new((mt_match_mode_t) m);
+        if (s->rules[m] == NULL) {
+            fx_die("mt_rules_new", NULL);
+        }
+
+        for (i = 0; entries[i] != NULL; i++) {
+            if (mt_rules_add(s->rules[m], entries[i], strlen(entries[i]),
+                             err, sizeof(err)) != MT_OK)
+            {
+                fx_die("named scope", err);
+            }
+        }
+    }
+}
+
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    static const char *const  read[] = { "GET /v1/.*", "HEAD /v1/.*", NULL };
+    static const char *const  write[] = { "POST /v1/items", "* /admin/?",
+                                          NULL };
+    static const char *const  any[] = { "* .*", NULL };
+
+    (void) argc;
+    (void) argv;
+
+    ks = fx_keyset();
+
+    fx_named(&named[0], "read", read);
+    fx_named(&named[1], "write", write);
+    fx_named(&named[2], "any", any);
+
+    return 0;
+}
+
+
+static void
+fx_check_json(const uint8_t *data, size_t size, mt_err_t *parse_rc,
+    mt_err_t *claims_rc)
+{
+    char         *s;
+    size_t        len;
+    json_t       *claims, *v;
+    const char   *name;
+    mt_err_t      rc;
+    static const char *const  auds[] = { "api", "other" };
+    static const size_t       aud_lens[] = { 3, 5 };
+
+    *claims_rc = MT_ERR_INTERNAL;
+
+    *parse_rc = mt_json_parse_object(&claims, (const char *) data, size,
+                                     MT_MAX_CLAIMS);
+    if (*parse_rc != MT_OK) {
+        FX_CHECK(claims == NULL, "failed parse left an object");
+        FX_CHECK(*parse_rc == MT_ERR_MALFORMED
+                 || *parse_rc == MT_ERR_TOO_LARGE, "parse gave %s",
+                 mt_strerror(*parse_rc));
+        return;
+    }
+
+    FX_CHECK(json_is_object(claims), "parsed claims not an object");
+    FX_CHECK(json_object_size(claims) <= MT_MAX_CLAIMS, "too many members");
+
+    *claims_rc = mt_claims_check(claims, FX_NOW, 60);
+
+    rc = mt_claims_check_audience(claims, auds, aud_lens, 2);
+    FX_CHECK(rc == MT_OK || rc == MT_ERR_INVALID_AUDIENCE, "audience: %s",
+             mt_strerror(rc));
+    rc = mt_claims_check_audience(claims, NULL, NULL, 0);
+    FX_CHECK(rc == MT_ERR_INVALID_AUDIENCE, "no audience accepted, got %s",
+             mt_strerror(rc));
+
+    json_object_foreach(claims, name, v) {
+        if (mt_json_claim_string(v, &s, &len) != MT_OK) {
+            continue;
+        }
+
+        FX_CHECK(s[len] == '\0', "claim string not NUL-terminated");
+
+        if (json_is_string(v)) {
+            FX_CHECK(len == json_string_length(v)
+                     && memcmp(s, json_string_value(v), len) == 0,
+                     "claim \"%s\": string changed", name);
+        } else {
+            FX_CHECK(strlen(s) == len, "claim \"%s\": length", name);
+        }
+
+        free(s);
+    }
+
+    json_decref(claims);
+}
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int                   mode;
+    char                 *tok;
+    size_t                tlen, i, mlen;
+    mt_err_t              parse_rc, claims_rc, rc;
+    mt_token_t            t;
+    const char           *matched;
+    static const char     header[] = "{\"alg\":\"HS256\",\"kid\":\"hs\"}";
+    static const struct {
+        const char  *method;
+        const char  *path;
+    } requests[] = {
+        { "GET", "/v1/items" }, { "POST", "/v1/items" },
+        { "DELETE", "/admin/" }, { "GET", "/V1/ITEMS" }
+    };
+
+    fx_check_json(data, size, &parse_rc, &claims_rc);
+
+    tok = fx_sign(mt_keyset_get(ks, FX_KEY_HMAC), MT_ALG_HS256, header,
+                  sizeof(header) - 1, data, size, &tlen);
+    FX_CHECK(tok != NULL, "signing failed");
+
+    for (mode = 0; mode < 2; mode++) {
+        rc = mt_token_verify(&t, ks, tok, tlen, FX_NOW, 60,
+                             (mt_match_mode_t) mode);
+
+        if (rc != MT_OK) {
+            FX_CHECK(t.jws.claims == NULL && t.rules == NULL
+                     && t.scopes == NULL && t.credential == NULL,
+                     "failed verify (%s) left state behind",
+                     mt_strerror(rc));
+
+            if (size == 0 || tlen > MT_MAX_TOKEN_LEN) {
+                continue;
+            }
+
+            if (parse_rc != MT_OK) {
+                FX_CHECK(rc == parse_rc, "payload parse %s, verify %s",
+                         mt_strerror(parse_rc), mt_strerror(rc));
+            } else if (claims_rc != MT_OK) {
+                FX_CHECK(rc == claims_rc, "claims %s, verify %s",
+                         mt_strerror(claims_rc), mt_strerror(rc));
+            } else {
+                /* only "scopes" / "allowed" can still fail */
+                FX_CHECK(rc == MT_ERR_INVALID_CLAIMS || rc == MT_ERR_NOMEM,
+                         "valid claims but verify %s", mt_strerror(rc));
+            }
+
+            continue;
+        }
+
+        FX_CHECK(parse_rc == MT_OK && claims_rc == MT_OK,
+                 "verified although parse %s / claims %s",
+                 mt_strerror(parse_rc), mt_strerror(claims_rc));
+        FX_CHECK(t.rules != NULL, "no rules");
+        FX_CHECK(t.scopes == NULL || json_is_array(t.scopes),
+                 "scopes not an array");
+
+        for (i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+            matched = NULL;
+            mlen = 0;
+
+            rc = mt_token_authorize(&t, named, 3, (mt_match_mode_t) mode,
+                                    requests[i].method,
+                                    strlen(requests[i].method),
+                                    requests[i].path,
+                                    strlen(requests[i].path), &matched,
+                                    &mlen);
+
+            if (rc == MT_OK) {
+                FX_CHECK(matched != NULL && mlen > 1
+                         && memchr(matched, ' ', mlen) != NULL,
+                         "authorised without a matched entry");
+                FX_CHECK(matched[0] == '*'
+                         || (memcmp(matched, requests[i].method,
+                                    strlen(requests[i].method)) == 0
+                             && matched[strlen(requests[i].method)] == ' '),
+                         "entry \"%.*s\" allowed method %s", (int) mlen,
+                         matched, requests[i].method);
+            } else {
+                FX_CHECK(rc == MT_ERR_SCOPE_DENIED
+                         || rc == MT_ERR_UNKNOWN_SCOPE || rc == MT_ERR_NOMEM,
+                         "authorize: %s", mt_strerror(rc));
+            }
+        }
+
+        if (mode == 1) {
+            rc = mt_token_decrypt(&t, ks);
+
+            if (rc == MT_OK && t.credential != NULL) {
+                FX_CHECK(t.credential_len > 0
+                         && t.credential_len <= MT_MAX_CREDENTIAL_LEN,
+                         "credential of %zu bytes", t.credential_len);
+
+                for (i = 0; i < t.credential_len; i++) {
+                    FX_CHECK(t.credential[i] >= 0x20
+                             && t.credential[i] != 0x7f,
+                             "control character in the credential");
+                }
+            } else if (rc != MT_OK) {
+                FX_CHECK(t.credential == NULL, "failed decrypt left data");
+                FX_CHECK(rc == MT_ERR_DECRYPT
+                         || rc == MT_ERR_INVALID_CREDENTIAL
+                         || rc == MT_ERR_INVALID_CLAIMS
+                         || rc == MT_ERR_NOMEM,
+                         "decrypt: %s", mt_strerror(rc));
+            }
+        }
+
+        mt_token_clear(&t);
+    }
+
+    free(tok);
+
+    return 0;
+}
