@@ -267,7 +267,7 @@ mt_aes_wrap(const unsigned char *kek, size_t kek_len,
     const EVP_CIPHER *cipher;
 
     cipher = mt_aes_wrap_cipher(kek_len);
-    if (cipher == NULL) {
+    if (cipher == NULL || in_len < 16 || in_len % 8 != 0) {
         return MT_ERR_INTERNAL;
     }
 
@@ -582,6 +582,10 @@ mt_ecdh(EVP_PKEY *ours, EVP_PKEY *peer, unsigned char *z, size_t *z_len)
         return MT_ERR_DECRYPT;
     }
 
+    if (EVP_PKEY_get_base_id(ours) != EVP_PKEY_X25519) {
+        return MT_OK;
+    }
+
     /* RFC 7748 section 6.1: an all-zero X25519 result is refused */
     for (acc = 0, i = 0; i < *z_len; i++) {
         acc |= z[i];
@@ -602,6 +606,10 @@ mt_gcm(int decrypt, const unsigned char *key, size_t key_len,
     int               ok, n, m;
     EVP_CIPHER_CTX   *ctx;
     const EVP_CIPHER *cipher;
+
+    if (key_len != 16 && key_len != 32) {
+        return MT_ERR_INTERNAL;
+    }
 
     cipher = key_len == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm();
 
@@ -896,12 +904,32 @@ mt_jwe_cek(const mt_key_t *key, const mt_jwe_params_t *jp,
 
 /* ---- decryption ------------------------------------------------------- */
 
+static mt_err_t
+mt_jwe_content(const mt_jwe_params_t *jp, const unsigned char *cek,
+    const unsigned char *iv, const mt_jwe_parts_t *p, const unsigned char *ct,
+    size_t ct_len, unsigned char *tag, unsigned char *plain, size_t *n)
+{
+    mt_err_t  rc;
+
+    /* the AAD is the encoded protected header, as sent */
+    if (jp->enc == MT_ENC_A128GCM || jp->enc == MT_ENC_A256GCM) {
+        rc = mt_gcm(1, cek, jp->cek_len, iv, (const unsigned char *) p->part[0],
+                    p->len[0], ct, ct_len, tag, plain);
+        *n = ct_len;
+        return rc;
+    }
+
+    return mt_cbc_hmac(1, jp, cek, iv, (const unsigned char *) p->part[0],
+                       p->len[0], ct, ct_len, tag, plain, n);
+}
+
+
 mt_err_t
 mt_jwe_decrypt(const mt_keyset_t *ks, const char *jwe, size_t len,
     unsigned char **out, size_t *out_len)
 {
     int               found, tried;
-    size_t            i, n, iv_len, ct_len, tag_len, ek_len, kid_len;
+    size_t            i, n, iv_len, ct_len, tag_len, ek_len, kid_len, cap;
     json_t           *header, *kid;
     mt_err_t          rc;
     mt_jwe_parts_t    p;
@@ -991,6 +1019,27 @@ mt_jwe_decrypt(const mt_keyset_t *ks, const char *jwe, size_t len,
         }
     }
 
+    ct_len = p.len[3];
+    cap = mt_base64_decoded_max(ct_len) + 32;
+
+    ct = malloc(mt_base64_decoded_max(ct_len));
+    plain = OPENSSL_malloc(cap);
+
+    if (ct == NULL || plain == NULL
+        || mt_base64url_decode(ct, &ct_len, p.part[3], p.len[3]) != MT_OK)
+    {
+        rc = (ct == NULL || plain == NULL) ? MT_ERR_NOMEM : MT_ERR_MALFORMED;
+        free(ct);
+        OPENSSL_free(plain);
+        json_decref(header);
+        return rc;
+    }
+
+    /*
+     * Every fitting key is tried up to the content tag: with "dir" and
+     * direct ECDH-ES any key yields some content key, only the tag tells
+     * the right one.
+     */
     tried = 0;
     rc = MT_ERR_DECRYPT;
 
@@ -1008,60 +1057,41 @@ mt_jwe_decrypt(const mt_keyset_t *ks, const char *jwe, size_t len,
             continue;
         }
 
-        tried = 1;
         rc = mt_jwe_cek(key, &jp, header, ek, ek_len, cek);
 
         if (rc == MT_ERR_NOMEM) {
-            json_decref(header);
-            return rc;
+            break;
         }
+
+        if (rc != MT_OK) {
+            continue;
+        }
+
+        tried = 1;
+        rc = mt_jwe_content(&jp, cek, iv, &p, ct, ct_len, tag, plain, &n);
+    }
+
+    if (rc != MT_OK && rc != MT_ERR_NOMEM && !tried) {
+        /*
+         * RFC 7516 section 11.5: no key recovered a content key; the
+         * content is checked with a random one all the same, so that a
+         * padding failure takes the time of a bad tag.
+         */
+        if (RAND_bytes(cek, (int) jp.cek_len) == 1) {
+            (void) mt_jwe_content(&jp, cek, iv, &p, ct, ct_len, tag, plain,
+                                  &n);
+        }
+
+        rc = MT_ERR_DECRYPT;
     }
 
     json_decref(header);
-
-    if (!tried) {
-        return MT_ERR_DECRYPT;
-    }
-
-    if (rc != MT_OK) {
-        /* RFC 7516 section 11.5: carry on with a random key */
-        if (RAND_bytes(cek, (int) jp.cek_len) != 1) {
-            return MT_ERR_INTERNAL;
-        }
-    }
-
-    ct_len = p.len[3];
-
-    ct = malloc(mt_base64_decoded_max(ct_len));
-    plain = OPENSSL_malloc(mt_base64_decoded_max(ct_len) + 32);
-
-    if (ct == NULL || plain == NULL) {
-        free(ct);
-        OPENSSL_free(plain);
-        OPENSSL_cleanse(cek, sizeof(cek));
-        return MT_ERR_NOMEM;
-    }
-
-    if (mt_base64url_decode(ct, &ct_len, p.part[3], p.len[3]) != MT_OK) {
-        rc = MT_ERR_MALFORMED;
-
-    } else if (jp.enc == MT_ENC_A128GCM || jp.enc == MT_ENC_A256GCM) {
-        /* the AAD is the encoded protected header, as sent */
-        rc = mt_gcm(1, cek, jp.cek_len, iv, (const unsigned char *) p.part[0],
-                    p.len[0], ct, ct_len, tag, plain);
-        n = ct_len;
-
-    } else {
-        rc = mt_cbc_hmac(1, &jp, cek, iv, (const unsigned char *) p.part[0],
-                         p.len[0], ct, ct_len, tag, plain, &n);
-    }
-
     OPENSSL_cleanse(cek, sizeof(cek));
     free(ct);
 
     if (rc != MT_OK) {
-        OPENSSL_clear_free(plain, mt_base64_decoded_max(p.len[3]) + 32);
-        return rc == MT_ERR_MALFORMED ? rc : MT_ERR_DECRYPT;
+        OPENSSL_clear_free(plain, cap);
+        return rc == MT_ERR_NOMEM ? rc : MT_ERR_DECRYPT;
     }
 
     *out = plain;
