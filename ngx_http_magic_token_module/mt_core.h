@@ -32,7 +32,8 @@
 #define MT_MAX_KEYS             64
 #define MT_MAX_CREDENTIAL_LEN   4096
 
-#define MT_PCRE2_MATCH_LIMIT    100000
+/* per entry: 256 entries of a token bound the work of one request */
+#define MT_PCRE2_MATCH_LIMIT    20000
 #define MT_PCRE2_DEPTH_LIMIT    10000
 
 #define MT_HASH_HEX_LEN         16

@@ -30,6 +30,25 @@
     } while (0)
 
 
+/* claims may end up in request headers: no CR, LF, NUL and the like */
+static int
+mt_mint_has_control(const json_t *v)
+{
+    size_t       i;
+    const char  *s;
+
+    s = json_string_value(v);
+
+    for (i = 0; i < json_string_length(v); i++) {
+        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static mt_err_t
 mt_mint_string_list(const json_t *v, const char *name, char *errbuf,
     size_t errlen)
@@ -50,6 +69,11 @@ mt_mint_string_list(const json_t *v, const char *name, char *errbuf,
     json_array_foreach(v, i, item) {
         if (!json_is_string(item)) {
             MT_MINT_ERROR("%s must be a list of strings", name);
+            return MT_ERR_INVALID_CLAIMS;
+        }
+
+        if (mt_mint_has_control(item)) {
+            MT_MINT_ERROR("%s must not contain control characters", name);
             return MT_ERR_INVALID_CLAIMS;
         }
     }
@@ -75,6 +99,11 @@ mt_mint_string_claim(json_t *claims, const json_t *req, const char *name,
     {
         MT_MINT_ERROR("%s must be a non-empty string of at most %zu bytes",
                       name, max);
+        return MT_ERR_INVALID_CLAIMS;
+    }
+
+    if (mt_mint_has_control(v)) {
+        MT_MINT_ERROR("%s must not contain control characters", name);
         return MT_ERR_INVALID_CLAIMS;
     }
 

@@ -139,6 +139,18 @@ mt_rules_add(mt_rules_t *rules, const char *entry, size_t len, char *errbuf,
         return MT_ERR_TOO_LARGE;
     }
 
+    /* entries end up in $magic_token_scope, and so in headers */
+    for (i = 0; i < len; i++) {
+        if ((unsigned char) entry[i] < 0x20 || entry[i] == 0x7f) {
+            if (errbuf != NULL) {
+                snprintf(errbuf, errlen, "scope entry has a control "
+                         "character");
+            }
+
+            return MT_ERR_BAD_SCOPE;
+        }
+    }
+
     sp = memchr(entry, ' ', len);
 
     if (sp == NULL || sp == entry) {

@@ -139,6 +139,13 @@ ngx_http_magic_token_credential_variable(ngx_http_request_t *r,
 }
 
 
+static ngx_inline ngx_uint_t
+ngx_http_magic_token_escape(u_char c)
+{
+    return c < 0x20 || c == 0x7f || c == '%';
+}
+
+
 static ngx_int_t
 ngx_http_magic_token_claim_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
@@ -147,9 +154,10 @@ ngx_http_magic_token_claim_variable(ngx_http_request_t *r,
 
     char                        *s, *key;
     u_char                      *p;
-    size_t                       len, prefix;
+    size_t                       len, prefix, i, n;
     json_t                      *value;
     ngx_http_magic_token_ctx_t  *ctx;
+    static u_char                hex[] = "0123456789ABCDEF";
 
     if (ngx_http_magic_token_early(r, &ctx) != NGX_OK) {
         return NGX_ERROR;
@@ -182,14 +190,40 @@ ngx_http_magic_token_claim_variable(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    p = ngx_pnalloc(r->pool, len);
+    /*
+     * Claims are the token holder's words: control characters (CR, LF)
+     * would split the headers this value goes into.  They and "%" are
+     * %-escaped; other JSON values are escaped by the serialisation.
+     */
+    for (n = 0, i = 0; i < len; i++) {
+        if (ngx_http_magic_token_escape((u_char) s[i])) {
+            n++;
+        }
+    }
+
+    p = ngx_pnalloc(r->pool, len + 2 * n);
     if (p == NULL) {
         free(s);
         return NGX_ERROR;
     }
 
-    ngx_memcpy(p, s, len);
+    v->data = p;
+
+    for (i = 0; i < len; i++) {
+        if (n && ngx_http_magic_token_escape((u_char) s[i])) {
+            *p++ = '%';
+            *p++ = hex[(u_char) s[i] >> 4];
+            *p++ = hex[(u_char) s[i] & 0x0f];
+
+        } else {
+            *p++ = s[i];
+        }
+    }
+
     free(s);
+
+    len = p - v->data;
+    p = v->data;
 
     ngx_http_magic_token_set(v, p, len);
 
