@@ -278,3 +278,48 @@ check-memory: $(ASAN_BINS) $(UNIT_BINS)
 	else \
 	    echo "check-memory: valgrind not installed, skipped"; \
 	fi
+
+# ---- benchmark (bench/; not part of "make test") ---------------------
+#
+#   make bench      wrk on loopback against one worker: plain proxy, cache
+#                   hit, cold path, every algorithm, RSS; see
+#                   docs/benchmarks.md.  About 5 minutes; BENCH_* settings
+#                   are described in bench/run.sh.
+
+MT_BENCH     := $(BUILD)/mt_bench
+
+.PHONY: bench
+
+$(MT_BENCH): bench/mt_bench.c $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS_CORE) -o $@ bench/mt_bench.c $(CORE_SRCS) $(LIBS_CORE)
+
+bench: module cli $(MT_BENCH)
+	bash bench/run.sh
+
+# ---- attack/hygiene suites under valgrind, soak (issue #5) --------------
+#
+#   make check-valgrind   Test::Nginx suites with nginx under valgrind
+#                         memcheck (valgrind.suppress: Debian nginx's own
+#                         single-process leaks).  VALGRIND_SUITES picks the
+#                         .t files; slow (minutes), not part of `make test`.
+#   make soak             bench/soak.sh: wrk load with reloads, including
+#                         reloads with a broken key file (SOAK_SECONDS=60).
+
+VALGRIND_SUITES ?= t/001-basic.t t/004-claims.t t/050-attacks.t t/051-hygiene.t
+
+.PHONY: check-valgrind soak
+
+check-valgrind: module cli
+	@command -v valgrind >/dev/null 2>&1 \
+	    || { echo "check-valgrind: valgrind is not installed"; exit 1; }
+	TEST_NGINX_USE_VALGRIND=1 TEST_NGINX_TIMEOUT=$${TEST_NGINX_TIMEOUT:-60} \
+	    TEST_NGINX_BINARY=$(NGINX_BIN) \
+	    prove $(PROVE_INC) $(VALGRIND_SUITES)
+
+soak: module
+	@command -v wrk >/dev/null 2>&1 || { \
+	    echo "soak: installing wrk"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
+	NGINX_BIN=$(NGINX_BIN) bash bench/soak.sh

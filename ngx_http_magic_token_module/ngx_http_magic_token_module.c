@@ -98,6 +98,13 @@ static ngx_command_t  ngx_http_magic_token_commands[] = {
       0,
       NULL },
 
+    { ngx_string("magic_token_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_magic_token_cache,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("magic_token_scope_required"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -298,6 +305,7 @@ ngx_http_magic_token_verify(ngx_http_request_t *r)
         return ctx;
     }
 
+    ngx_http_magic_token_cache_release(ctx);
     mt_token_clear(&ctx->token);
 
     ctx->attempted = 1;
@@ -333,6 +341,13 @@ ngx_http_magic_token_verify(ngx_http_request_t *r)
 
     if (mlcf->keys == NULL) {
         ctx->error = MT_ERR_UNKNOWN_KEY;
+        return ctx;
+    }
+
+    /* a hit: verified and decrypted before, ctx->token is borrowed */
+    if (mlcf->cache
+        && ngx_http_magic_token_cache_lookup(r, mlcf->cache, ctx) == NGX_OK)
+    {
         return ctx;
     }
 
@@ -421,6 +436,10 @@ decrypt:
         }
 
         ctx->decrypted = 1;
+
+        if (mlcf->cache) {
+            ngx_http_magic_token_cache_store(r, mlcf->cache, ctx);
+        }
     }
 
     return NGX_OK;
@@ -607,6 +626,7 @@ ngx_http_magic_token_cleanup(void *data)
 {
     ngx_http_magic_token_ctx_t  *ctx = data;
 
+    ngx_http_magic_token_cache_release(ctx);
     mt_token_clear(&ctx->token);
 }
 
@@ -658,6 +678,7 @@ ngx_http_magic_token_create_loc_conf(ngx_conf_t *cf)
     conf->scope_required = NGX_CONF_UNSET;
     conf->audiences = NGX_CONF_UNSET_PTR;
     conf->require = NGX_CONF_UNSET_PTR;
+    conf->cache = NGX_CONF_UNSET_PTR;
     conf->issuer_enabled = NGX_CONF_UNSET;
     conf->issuer = NGX_CONF_UNSET_PTR;
     conf->issuer_max_ttl = NGX_CONF_UNSET;
@@ -726,6 +747,7 @@ ngx_http_magic_token_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 0);
     ngx_conf_merge_value(conf->scope_required, prev->scope_required, 1);
     ngx_conf_merge_ptr_value(conf->require, prev->require, NULL);
+    ngx_conf_merge_ptr_value(conf->cache, prev->cache, NULL);
 
     if (conf->audiences == NGX_CONF_UNSET_PTR) {
         conf->audiences = prev->audiences;

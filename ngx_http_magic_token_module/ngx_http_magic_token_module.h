@@ -31,6 +31,10 @@ typedef struct {
 } ngx_http_magic_token_require_t;
 
 
+/* magic_token_cache (ngx_http_magic_token_cache.c) */
+typedef struct ngx_http_magic_token_cache_s  ngx_http_magic_token_cache_t;
+
+
 typedef struct {
     mt_keyset_t                *sign;
     mt_keyset_t                *encrypt;
@@ -56,6 +60,8 @@ typedef struct {
     size_t                     *aud_lens;
 
     ngx_array_t                *require;    /* of ..._require_t */
+
+    ngx_http_magic_token_cache_t  *cache;   /* NULL: off */
 
     ngx_flag_t                  issuer_enabled;
     ngx_http_magic_token_issuer_t  *issuer;
@@ -88,6 +94,9 @@ typedef struct {
     ngx_int_t                   require_status;
     mt_token_t                  token;
     ngx_str_t                   scope;      /* the entry that matched */
+
+    /* token borrowed from magic_token_cache: never mt_token_clear() it */
+    void                       *cache_entry;
 } ngx_http_magic_token_ctx_t;
 
 
@@ -97,6 +106,14 @@ ngx_http_magic_token_ctx_t *ngx_http_magic_token_verify(
     ngx_http_request_t *r);
 ngx_int_t ngx_http_magic_token_add_variables(ngx_conf_t *cf);
 void ngx_http_magic_token_free_keyset(void *data);
+
+char *ngx_http_magic_token_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_magic_token_cache_lookup(ngx_http_request_t *r,
+    ngx_http_magic_token_cache_t *cache, ngx_http_magic_token_ctx_t *ctx);
+void ngx_http_magic_token_cache_store(ngx_http_request_t *r,
+    ngx_http_magic_token_cache_t *cache, ngx_http_magic_token_ctx_t *ctx);
+void ngx_http_magic_token_cache_release(ngx_http_magic_token_ctx_t *ctx);
 
 ngx_int_t ngx_http_magic_token_issuer_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_magic_token_issuer_nocache(ngx_http_request_t *r);

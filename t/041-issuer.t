@@ -881,8 +881,8 @@ request must be json
 --- error_code eval
 [400, 400]
 --- response_body_like eval
-[ qr/^exp must be an integer time in the future$/,
-  qr/^exp must be an integer time in the future$/ ]
+[ qr/^exp must be an integer time in the future, at most 100 years away$/,
+  qr/^exp must be an integer time in the future, at most 100 years away$/ ]
 
 
 

@@ -1,0 +1,562 @@
+/*
+ * Copyright (C) 2026 The ngx_http_magic_token_module authors.
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * magic_token_cache: a per-worker LRU of fully verified tokens.
+ *
+ * A token whose signature and claims verified, whose "allowed" rules
+ * compiled and whose credential decrypted, in a request that passed, is
+ * kept (claims, compiled rules, credential) under the SHA-256 of its
+ * bytes and the verification settings it passed with: the key set, the
+ * scope match mode and the leeway.  The next request bearing the same
+ * bytes with the same settings borrows it instead of verifying again;
+ * exp/nbf, audience, magic_token_require and the scopes are still
+ * checked on every request by the callers.
+ *
+ * Ownership: an entry is reference counted; a request borrowing one
+ * (ctx->cache_entry) holds a reference until it re-verifies or its pool
+ * is destroyed.  An evicted entry still in use is unlinked and freed by
+ * its last user.  Freeing an entry wipes its credential (mt_token_clear).
+ *
+ * Lifetime: the configuration object (ngx_http_magic_token_cache_t)
+ * lives in the cycle pool; its runtime state is created lazily by the
+ * worker on first use and is private to that worker (the master never
+ * serves requests, so a new cycle's workers start with an empty cache).
+ * The cycle pool's cleanup frees it at worker exit.
+ */
+
+
+#include "ngx_http_magic_token_module.h"
+
+
+#define NGX_HTTP_MAGIC_TOKEN_CACHE_MAX    1000000
+#define NGX_HTTP_MAGIC_TOKEN_DIGEST_LEN   32
+/* expired entries looked at from the LRU tail on every store */
+#define NGX_HTTP_MAGIC_TOKEN_CACHE_SWEEP  4
+
+
+typedef struct ngx_http_magic_token_cache_entry_s
+    ngx_http_magic_token_cache_entry_t;
+
+struct ngx_http_magic_token_cache_entry_s {
+    ngx_http_magic_token_cache_entry_t  *next;     /* hash chain */
+    ngx_queue_t                          queue;    /* LRU, newest first */
+
+    u_char                  digest[NGX_HTTP_MAGIC_TOKEN_DIGEST_LEN];
+    size_t                  len;
+    const mt_keyset_t      *keys;
+    ngx_uint_t              scope_match;
+    time_t                  leeway;
+
+    time_t                  expires;
+    ngx_uint_t              refs;
+    unsigned                linked:1;
+
+    mt_token_t              token;
+};
+
+
+typedef struct {
+    ngx_queue_t                           lru;
+    ngx_http_magic_token_cache_entry_t  **buckets;
+    ngx_uint_t                            mask;
+    ngx_uint_t                            count;
+    EVP_MD                               *sha256;
+} ngx_http_magic_token_cache_state_t;
+
+
+struct ngx_http_magic_token_cache_s {
+    ngx_uint_t                            size;    /* entries per worker */
+    time_t                                ttl;     /* 0: until exp */
+    ngx_http_magic_token_cache_state_t   *state;   /* per worker */
+};
+
+
+static ngx_http_magic_token_cache_state_t *ngx_http_magic_token_cache_state(
+    ngx_http_magic_token_cache_t *cache, ngx_log_t *log);
+static ngx_int_t ngx_http_magic_token_cache_digest(
+    ngx_http_magic_token_cache_state_t *st, ngx_str_t *token, u_char *digest);
+static ngx_uint_t ngx_http_magic_token_cache_bucket(
+    ngx_http_magic_token_cache_state_t *st, u_char *digest);
+static ngx_http_magic_token_cache_entry_t **ngx_http_magic_token_cache_find(
+    ngx_http_magic_token_cache_state_t *st, u_char *digest,
+    ngx_http_magic_token_ctx_t *ctx);
+static void ngx_http_magic_token_cache_unlink(
+    ngx_http_magic_token_cache_state_t *st,
+    ngx_http_magic_token_cache_entry_t *e);
+static void ngx_http_magic_token_cache_free_entry(
+    ngx_http_magic_token_cache_entry_t *e);
+static void ngx_http_magic_token_cache_cleanup(void *data);
+
+
+/* magic_token_cache off | size=N [ttl=time] */
+char *
+ngx_http_magic_token_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_magic_token_loc_conf_t *mlcf = conf;
+
+    time_t                         ttl;
+    ngx_int_t                      size;
+    ngx_str_t                     *value, s;
+    ngx_uint_t                     i;
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_magic_token_cache_t  *cache;
+
+    if (mlcf->cache != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        if (cf->args->nelts > 2) {
+            return "takes no parameters after \"off\"";
+        }
+
+        mlcf->cache = NULL;
+        return NGX_CONF_OK;
+    }
+
+    size = NGX_ERROR;
+    ttl = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "size=", 5) == 0 && size == NGX_ERROR) {
+            size = ngx_atoi(value[i].data + 5, value[i].len - 5);
+
+            if (size < 1 || size > NGX_HTTP_MAGIC_TOKEN_CACHE_MAX) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"%V\": the number of entries "
+                                   "per worker must be between 1 and %d",
+                                   &value[i], NGX_HTTP_MAGIC_TOKEN_CACHE_MAX);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "ttl=", 4) == 0 && ttl == 0) {
+            s.data = value[i].data + 4;
+            s.len = value[i].len - 4;
+
+            ttl = ngx_parse_time(&s, 1);
+            if (ttl == (time_t) NGX_ERROR || ttl == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"%V\": expected a positive time",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\": a shared memory cache is not "
+                               "supported yet; the cache is per worker "
+                               "process (use \"size=\" only)", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (size == NGX_ERROR) {
+        return "needs \"off\" or \"size=\"";
+    }
+
+    cache = ngx_pcalloc(cf->pool, sizeof(ngx_http_magic_token_cache_t));
+    if (cache == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cache->size = (ngx_uint_t) size;
+    cache->ttl = ttl;
+
+    /* frees the worker's entries when the worker's cycle goes away */
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_magic_token_cache_cleanup;
+    cln->data = cache;
+
+    mlcf->cache = cache;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * NGX_OK: a hit, ctx->token is borrowed from the cache and the token
+ * counts as verified and decrypted; NGX_DECLINED: verify as usual.
+ * ctx->raw, keys, scope_match and leeway are set.
+ */
+ngx_int_t
+ngx_http_magic_token_cache_lookup(ngx_http_request_t *r,
+    ngx_http_magic_token_cache_t *cache, ngx_http_magic_token_ctx_t *ctx)
+{
+    time_t                                now;
+    u_char                                digest[NGX_HTTP_MAGIC_TOKEN_DIGEST_LEN];
+    ngx_http_magic_token_cache_entry_t  **pe, *e;
+    ngx_http_magic_token_cache_state_t   *st;
+
+    st = ngx_http_magic_token_cache_state(cache, r->connection->log);
+    if (st == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_magic_token_cache_digest(st, &ctx->raw, digest) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    pe = ngx_http_magic_token_cache_find(st, digest, ctx);
+    if (pe == NULL) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "magic_token cache miss (token %s)", ctx->hash);
+        return NGX_DECLINED;
+    }
+
+    e = *pe;
+    now = ngx_time();
+
+    /*
+     * Past the entry's end (exp, or ttl=), or claims no longer valid:
+     * dropped, and the full verification gives the answer.
+     */
+    if (now >= e->expires
+        || mt_claims_check(e->token.jws.claims, (int64_t) now,
+                           (int64_t) ctx->leeway)
+           != MT_OK)
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "magic_token cache expired (token %s)", ctx->hash);
+        ngx_http_magic_token_cache_unlink(st, e);
+        return NGX_DECLINED;
+    }
+
+    ngx_queue_remove(&e->queue);
+    ngx_queue_insert_head(&st->lru, &e->queue);
+
+    e->refs++;
+    ctx->cache_entry = e;
+    ctx->token = e->token;
+    ctx->verified = 1;
+    ctx->decrypted = 1;
+    ctx->error = MT_OK;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "magic_token cache hit (token %s, refs %ui)",
+                   ctx->hash, e->refs);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A token that passed (verified, rules and scopes allowed, credential
+ * decrypted) and is owned by ctx: moved into the cache, ctx borrows it.
+ * Failures only mean it is not cached.
+ */
+void
+ngx_http_magic_token_cache_store(ngx_http_request_t *r,
+    ngx_http_magic_token_cache_t *cache, ngx_http_magic_token_ctx_t *ctx)
+{
+    time_t                                now, expires;
+    json_t                               *exp;
+    u_char                                digest[NGX_HTTP_MAGIC_TOKEN_DIGEST_LEN];
+    ngx_uint_t                            i;
+    ngx_queue_t                          *q;
+    ngx_http_magic_token_cache_entry_t   *e;
+    ngx_http_magic_token_cache_state_t   *st;
+
+    if (ctx->cache_entry != NULL || !ctx->verified || !ctx->decrypted
+        || ctx->error != MT_OK)
+    {
+        return;
+    }
+
+    st = ngx_http_magic_token_cache_state(cache, r->connection->log);
+    if (st == NULL) {
+        return;
+    }
+
+    exp = json_object_get(ctx->token.jws.claims, "exp");
+    if (!json_is_integer(exp)) {
+        return;
+    }
+
+    now = ngx_time();
+
+    if (json_integer_value(exp) <= (json_int_t) now) {
+        /* valid only thanks to the leeway: not worth keeping */
+        return;
+    }
+
+    expires = (json_integer_value(exp) > (json_int_t) NGX_MAX_TIME_T_VALUE)
+              ? NGX_MAX_TIME_T_VALUE : (time_t) json_integer_value(exp);
+
+    if (cache->ttl && expires - now > cache->ttl) {
+        expires = now + cache->ttl;
+    }
+
+    if (ngx_http_magic_token_cache_digest(st, &ctx->raw, digest) != NGX_OK) {
+        return;
+    }
+
+    if (ngx_http_magic_token_cache_find(st, digest, ctx) != NULL) {
+        /* stored meanwhile by another request (limit_req delays) */
+        return;
+    }
+
+    /* drop a few expired entries, then make room */
+
+    for (i = 0; i < NGX_HTTP_MAGIC_TOKEN_CACHE_SWEEP; i++) {
+        if (ngx_queue_empty(&st->lru)) {
+            break;
+        }
+
+        q = ngx_queue_last(&st->lru);
+        e = ngx_queue_data(q, ngx_http_magic_token_cache_entry_t, queue);
+
+        if (now < e->expires) {
+            break;
+        }
+
+        ngx_http_magic_token_cache_unlink(st, e);
+    }
+
+    while (st->count >= cache->size) {
+        q = ngx_queue_last(&st->lru);
+        e = ngx_queue_data(q, ngx_http_magic_token_cache_entry_t, queue);
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "magic_token cache evict (refs %ui)", e->refs);
+
+        ngx_http_magic_token_cache_unlink(st, e);
+    }
+
+    e = ngx_alloc(sizeof(ngx_http_magic_token_cache_entry_t),
+                  r->connection->log);
+    if (e == NULL) {
+        return;
+    }
+
+    ngx_memcpy(e->digest, digest, NGX_HTTP_MAGIC_TOKEN_DIGEST_LEN);
+    e->len = ctx->raw.len;
+    e->keys = ctx->keys;
+    e->scope_match = ctx->scope_match;
+    e->leeway = ctx->leeway;
+    e->expires = expires;
+    e->refs = 1;
+    e->linked = 1;
+    e->token = ctx->token;          /* ctx now borrows it */
+
+    i = ngx_http_magic_token_cache_bucket(st, digest);
+    e->next = st->buckets[i];
+    st->buckets[i] = e;
+    ngx_queue_insert_head(&st->lru, &e->queue);
+    st->count++;
+
+    ctx->cache_entry = e;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "magic_token cache store (token %s, for %T s, %ui entries)",
+                   ctx->hash, expires - now, st->count);
+}
+
+
+/* ctx gives back a borrowed token: ctx->token is left empty */
+void
+ngx_http_magic_token_cache_release(ngx_http_magic_token_ctx_t *ctx)
+{
+    ngx_http_magic_token_cache_entry_t  *e;
+
+    e = ctx->cache_entry;
+
+    if (e == NULL) {
+        return;
+    }
+
+    ctx->cache_entry = NULL;
+    ngx_memzero(&ctx->token, sizeof(mt_token_t));
+
+    if (--e->refs == 0 && !e->linked) {
+        ngx_http_magic_token_cache_free_entry(e);
+    }
+}
+
+
+static ngx_http_magic_token_cache_state_t *
+ngx_http_magic_token_cache_state(ngx_http_magic_token_cache_t *cache,
+    ngx_log_t *log)
+{
+    ngx_uint_t                           n;
+    ngx_http_magic_token_cache_state_t  *st;
+
+    if (cache->state) {
+        return cache->state;
+    }
+
+    /* first use in this worker */
+
+    st = ngx_calloc(sizeof(ngx_http_magic_token_cache_state_t), log);
+    if (st == NULL) {
+        return NULL;
+    }
+
+    for (n = 16; n < cache->size; n <<= 1) { /* void */ }
+
+    st->buckets = ngx_calloc(n * sizeof(ngx_http_magic_token_cache_entry_t *),
+                             log);
+    st->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+
+    if (st->buckets == NULL || st->sha256 == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "magic_token_cache: cannot create the cache");
+        EVP_MD_free(st->sha256);
+        ngx_free(st->buckets);
+        ngx_free(st);
+        return NULL;
+    }
+
+    st->mask = n - 1;
+    ngx_queue_init(&st->lru);
+
+    cache->state = st;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "magic_token cache created: %ui entries, %ui buckets",
+                   cache->size, n);
+
+    return st;
+}
+
+
+static ngx_int_t
+ngx_http_magic_token_cache_digest(ngx_http_magic_token_cache_state_t *st,
+    ngx_str_t *token, u_char *digest)
+{
+    unsigned int  len;
+
+    if (EVP_Digest(token->data, token->len, digest, &len, st->sha256, NULL)
+        != 1 || len != NGX_HTTP_MAGIC_TOKEN_DIGEST_LEN)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_magic_token_cache_bucket(ngx_http_magic_token_cache_state_t *st,
+    u_char *digest)
+{
+    uint32_t  h;
+
+    ngx_memcpy(&h, digest, sizeof(uint32_t));
+
+    return h & st->mask;
+}
+
+
+/* the link pointing at the entry, or NULL */
+static ngx_http_magic_token_cache_entry_t **
+ngx_http_magic_token_cache_find(ngx_http_magic_token_cache_state_t *st,
+    u_char *digest, ngx_http_magic_token_ctx_t *ctx)
+{
+    ngx_http_magic_token_cache_entry_t  **pe, *e;
+
+    for (pe = &st->buckets[ngx_http_magic_token_cache_bucket(st, digest)];
+         *pe;
+         pe = &(*pe)->next)
+    {
+        e = *pe;
+
+        if (e->len == ctx->raw.len
+            && e->keys == ctx->keys
+            && e->scope_match == ctx->scope_match
+            && e->leeway == ctx->leeway
+            && ngx_memcmp(e->digest, digest, NGX_HTTP_MAGIC_TOKEN_DIGEST_LEN)
+               == 0)
+        {
+            return pe;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* out of the index; freed now, or by its last user */
+static void
+ngx_http_magic_token_cache_unlink(ngx_http_magic_token_cache_state_t *st,
+    ngx_http_magic_token_cache_entry_t *e)
+{
+    ngx_http_magic_token_cache_entry_t  **pe;
+
+    for (pe = &st->buckets[ngx_http_magic_token_cache_bucket(st, e->digest)];
+         *pe;
+         pe = &(*pe)->next)
+    {
+        if (*pe == e) {
+            *pe = e->next;
+            break;
+        }
+    }
+
+    ngx_queue_remove(&e->queue);
+    st->count--;
+    e->linked = 0;
+    e->next = NULL;
+
+    if (e->refs == 0) {
+        ngx_http_magic_token_cache_free_entry(e);
+    }
+}
+
+
+static void
+ngx_http_magic_token_cache_free_entry(ngx_http_magic_token_cache_entry_t *e)
+{
+    /* frees claims and rules, wipes the credential */
+    mt_token_clear(&e->token);
+    ngx_explicit_memzero(e, sizeof(ngx_http_magic_token_cache_entry_t));
+    ngx_free(e);
+}
+
+
+/* the cycle pool goes away: at worker exit, or an old cycle's end */
+static void
+ngx_http_magic_token_cache_cleanup(void *data)
+{
+    ngx_http_magic_token_cache_t  *cache = data;
+
+    ngx_queue_t                          *q;
+    ngx_http_magic_token_cache_entry_t   *e;
+    ngx_http_magic_token_cache_state_t   *st;
+
+    st = cache->state;
+
+    if (st == NULL) {
+        /* the master, or a worker that never used it */
+        return;
+    }
+
+    while (!ngx_queue_empty(&st->lru)) {
+        q = ngx_queue_head(&st->lru);
+        e = ngx_queue_data(q, ngx_http_magic_token_cache_entry_t, queue);
+        ngx_http_magic_token_cache_unlink(st, e);
+    }
+
+    EVP_MD_free(st->sha256);
+    ngx_free(st->buckets);
+    ngx_free(st);
+
+    cache->state = NULL;
+}
