@@ -30,7 +30,7 @@
 
 
 #define NGX_HTTP_MAGIC_TOKEN_CACHE_MAX    1000000
-#define NGX_HTTP_MAGIC_TOKEN_DIGEST_LEN   32
+#define NGX_HTTP_MAGIC_TOKEN_DIGEST   32
 /* expired entries looked at from the LRU tail on every store */
 #define NGX_HTTP_MAGIC_TOKEN_CACHE_SWEEP  4
 
@@ -42,7 +42,7 @@ struct ngx_http_magic_token_cache_entry_s {
     ngx_http_magic_token_cache_entry_t  *next;     /* hash chain */
     ngx_queue_t                          queue;    /* LRU, newest first */
 
-    u_char                  digest[NGX_HTTP_MAGIC_TOKEN_DIGEST_LEN];
+    u_char                  digest[NGX_HTTP_MAGIC_TOKEN_DIGEST];
     size_t                  len;
     const mt_keyset_t      *keys;
     ngx_uint_t              scope_match;
@@ -201,7 +201,7 @@ ngx_http_magic_token_cache_lookup(ngx_http_request_t *r,
     ngx_http_magic_token_cache_t *cache, ngx_http_magic_token_ctx_t *ctx)
 {
     time_t                                now;
-    u_char                                digest[NGX_HTTP_MAGIC_TOKEN_DIGEST_LEN];
+    u_char                                digest[NGX_HTTP_MAGIC_TOKEN_DIGEST];
     ngx_http_magic_token_cache_entry_t  **pe, *e;
     ngx_http_magic_token_cache_state_t   *st;
 
@@ -268,7 +268,7 @@ ngx_http_magic_token_cache_store(ngx_http_request_t *r,
 {
     time_t                                now, expires;
     json_t                               *exp;
-    u_char                                digest[NGX_HTTP_MAGIC_TOKEN_DIGEST_LEN];
+    u_char                                digest[NGX_HTTP_MAGIC_TOKEN_DIGEST];
     ngx_uint_t                            i;
     ngx_queue_t                          *q;
     ngx_http_magic_token_cache_entry_t   *e;
@@ -346,7 +346,7 @@ ngx_http_magic_token_cache_store(ngx_http_request_t *r,
         return;
     }
 
-    ngx_memcpy(e->digest, digest, NGX_HTTP_MAGIC_TOKEN_DIGEST_LEN);
+    ngx_memcpy(e->digest, digest, NGX_HTTP_MAGIC_TOKEN_DIGEST);
     e->len = ctx->raw.len;
     e->keys = ctx->keys;
     e->scope_match = ctx->scope_match;
@@ -444,7 +444,7 @@ ngx_http_magic_token_cache_digest(ngx_http_magic_token_cache_state_t *st,
     unsigned int  len;
 
     if (EVP_Digest(token->data, token->len, digest, &len, st->sha256, NULL)
-        != 1 || len != NGX_HTTP_MAGIC_TOKEN_DIGEST_LEN)
+        != 1 || len != NGX_HTTP_MAGIC_TOKEN_DIGEST)
     {
         return NGX_ERROR;
     }
@@ -482,7 +482,7 @@ ngx_http_magic_token_cache_find(ngx_http_magic_token_cache_state_t *st,
             && e->keys == ctx->keys
             && e->scope_match == ctx->scope_match
             && e->leeway == ctx->leeway
-            && ngx_memcmp(e->digest, digest, NGX_HTTP_MAGIC_TOKEN_DIGEST_LEN)
+            && ngx_memcmp(e->digest, digest, NGX_HTTP_MAGIC_TOKEN_DIGEST)
                == 0)
         {
             return pe;
