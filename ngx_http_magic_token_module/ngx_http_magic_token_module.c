@@ -35,6 +35,8 @@ static char *ngx_http_magic_token_scope(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_magic_token_secret(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_magic_token_scope_uri(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_magic_token_audience(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_magic_token_require(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -156,7 +158,7 @@ static ngx_command_t  ngx_http_magic_token_commands[] = {
 
     { ngx_string("magic_token_scope_uri"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_set_complex_value_slot,
+      ngx_http_magic_token_scope_uri,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_magic_token_loc_conf_t, scope_uri),
       NULL },
@@ -1015,6 +1017,37 @@ ngx_http_magic_token_keyset(ngx_conf_t *cf,
     cln->data = mlcf->keys;
 
     return mlcf->keys;
+}
+
+
+/*
+ * magic_token_scope_uri: the raw request URI is not what the upstream
+ * gets from proxy_pass with a URI part, and "%2e%2e" or "%2F" in it
+ * would never match what a scope means: say so when it is used.
+ */
+static char *
+ngx_http_magic_token_scope_uri(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char       *rv;
+    ngx_str_t  *value;
+
+    rv = ngx_http_set_complex_value_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strstr(value[1].data, "request_uri") != NULL) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"magic_token_scope_uri\" uses $request_uri, "
+                           "which is neither decoded nor normalized: "
+                           "scopes would be checked against another path "
+                           "than the one nginx resolves (see docs/scopes.md)");
+    }
+
+    return NGX_CONF_OK;
 }
 
 
