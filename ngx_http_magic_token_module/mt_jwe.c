@@ -215,9 +215,9 @@ mt_aes_wrap_cipher(size_t key_len)
 }
 
 
-/* RFC 3394 key unwrap; out holds in_len - 8 bytes */
-mt_err_t
-mt_aes_unwrap(const unsigned char *kek, size_t kek_len,
+/* RFC 3394 key wrap (enc) and unwrap: one EVP run either way */
+static mt_err_t
+mt_aes_kw(int enc, const unsigned char *kek, size_t kek_len,
     const unsigned char *in, size_t in_len, unsigned char *out,
     size_t *out_len)
 {
@@ -226,11 +226,8 @@ mt_aes_unwrap(const unsigned char *kek, size_t kek_len,
     const EVP_CIPHER *cipher;
 
     cipher = mt_aes_wrap_cipher(kek_len);
-
-    if (cipher == NULL || in_len < 24 || in_len % 8 != 0
-        || in_len - 8 > MT_JWE_MAX_CEK)
-    {
-        return MT_ERR_DECRYPT;
+    if (cipher == NULL) {
+        return MT_ERR_INTERNAL;
     }
 
     ctx = EVP_CIPHER_CTX_new();
@@ -240,15 +237,15 @@ mt_aes_unwrap(const unsigned char *kek, size_t kek_len,
 
     EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
 
-    ok = EVP_DecryptInit_ex(ctx, cipher, NULL, kek, NULL) == 1
-         && EVP_DecryptUpdate(ctx, out, &n, in, (int) in_len) == 1
-         && EVP_DecryptFinal_ex(ctx, out + n, &m) == 1;
+    ok = EVP_CipherInit_ex(ctx, cipher, NULL, kek, NULL, enc) == 1
+         && EVP_CipherUpdate(ctx, out, &n, in, (int) in_len) == 1
+         && EVP_CipherFinal_ex(ctx, out + n, &m) == 1;
 
     EVP_CIPHER_CTX_free(ctx);
     ERR_clear_error();
 
     if (!ok) {
-        return MT_ERR_DECRYPT;
+        return MT_ERR_INTERNAL;
     }
 
     *out_len = (size_t) (n + m);
@@ -257,41 +254,35 @@ mt_aes_unwrap(const unsigned char *kek, size_t kek_len,
 }
 
 
+/* out holds in_len - 8 bytes; a content key is at most 64 bytes */
+mt_err_t
+mt_aes_unwrap(const unsigned char *kek, size_t kek_len,
+    const unsigned char *in, size_t in_len, unsigned char *out,
+    size_t *out_len)
+{
+    mt_err_t  rc;
+
+    if (in_len < 24 || in_len % 8 != 0 || in_len - 8 > MT_JWE_MAX_CEK) {
+        return MT_ERR_DECRYPT;
+    }
+
+    rc = mt_aes_kw(0, kek, kek_len, in, in_len, out, out_len);
+
+    return rc == MT_ERR_NOMEM ? rc : (rc == MT_OK ? MT_OK : MT_ERR_DECRYPT);
+}
+
+
+/* out holds in_len + 8 bytes */
 mt_err_t
 mt_aes_wrap(const unsigned char *kek, size_t kek_len,
     const unsigned char *in, size_t in_len, unsigned char *out,
     size_t *out_len)
 {
-    int               ok, n, m;
-    EVP_CIPHER_CTX   *ctx;
-    const EVP_CIPHER *cipher;
-
-    cipher = mt_aes_wrap_cipher(kek_len);
-    if (cipher == NULL || in_len < 16 || in_len % 8 != 0) {
+    if (in_len < 16 || in_len % 8 != 0) {
         return MT_ERR_INTERNAL;
     }
 
-    ctx = EVP_CIPHER_CTX_new();
-    if (ctx == NULL) {
-        return MT_ERR_NOMEM;
-    }
-
-    EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-
-    ok = EVP_EncryptInit_ex(ctx, cipher, NULL, kek, NULL) == 1
-         && EVP_EncryptUpdate(ctx, out, &n, in, (int) in_len) == 1
-         && EVP_EncryptFinal_ex(ctx, out + n, &m) == 1;
-
-    EVP_CIPHER_CTX_free(ctx);
-    ERR_clear_error();
-
-    if (!ok) {
-        return MT_ERR_INTERNAL;
-    }
-
-    *out_len = (size_t) (n + m);
-
-    return MT_OK;
+    return mt_aes_kw(1, kek, kek_len, in, in_len, out, out_len);
 }
 
 
