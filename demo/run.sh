@@ -17,7 +17,7 @@
 # Environment overrides:
 #   MODULE   path of the module   (default: build/ngx_http_magic_token_module.so)
 #   NGINX    nginx binary         (default: /usr/sbin/nginx)
-#   PYTHON   python interpreter   (default: python3)
+#   PYTHON   python interpreter   (default: /usr/bin/python3, Debian's)
 #   KEEP=1   keep the prefix directory after the run (for inspection)
 
 set -euo pipefail
@@ -25,7 +25,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MODULE=${MODULE:-$ROOT/build/ngx_http_magic_token_module.so}
 NGINX=${NGINX:-/usr/sbin/nginx}
-PYTHON=${PYTHON:-python3}
+PYTHON=${PYTHON:-/usr/bin/python3}
 MTMINT=$ROOT/t/tools/mtmint.py
 CONF_SRC=$ROOT/conf-examples/quickstart.conf
 

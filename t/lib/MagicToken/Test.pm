@@ -57,7 +57,8 @@ our @EXPORT = qw(mint tamper token_id mtmint repo_root keys_dir other_keys_dir
 
 my $ROOT = abs_path(dirname(abs_path(__FILE__)) . '/../../..');
 my $MTMINT = "$ROOT/t/tools/mtmint.py";
-my $PYTHON = $ENV{PYTHON} || 'python3';
+# Debian's interpreter, where python3-cryptography lives
+my $PYTHON = $ENV{PYTHON} || (-x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3');
 my $MODULE = $ENV{MAGIC_TOKEN_MODULE}
              || "$ROOT/build/ngx_http_magic_token_module.so";
 
