@@ -29,8 +29,8 @@ sub write_file { my ($p, $d) = @_; open my $f, '>', $p or die "$p: $!"; print $f
 write_file("$K/garbage.pem", "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n");
 write_file("$K/empty.pem", "");
 write_file("$K/notpem.pem", "just some text, no PEM here\n");
-system($ENV{PYTHON} || '/usr/bin/python3', '-c', <<'_PY_', $K) == 0
-    or die "extra keygen failed";
+my $py = $ENV{PYTHON} || '/usr/bin/python3';
+system($py, '-c', <<'_PY_', $K) == 0 or die "extra keygen failed";
 import sys
 from cryptography.hazmat.primitives import serialization as s
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
