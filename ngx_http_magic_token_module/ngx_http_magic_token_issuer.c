@@ -175,6 +175,38 @@ ngx_http_magic_token_issuer_read(ngx_http_request_t *r, ngx_str_t *body)
 }
 
 
+/* the request body buffers (and so the header buffer's preread part) */
+static void
+ngx_http_magic_token_issuer_wipe_body(ngx_http_request_t *r)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if (r->request_body == NULL) {
+        return;
+    }
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b) && b->last > b->pos) {
+            ngx_explicit_memzero(b->pos, b->last - b->pos);
+        }
+    }
+}
+
+
+/* tokens are credentials too: wiped before they are freed */
+static void
+ngx_http_magic_token_issuer_free(char *s)
+{
+    if (s != NULL) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
+
 static void
 ngx_http_magic_token_issuer_body(ngx_http_request_t *r)
 {
@@ -210,6 +242,8 @@ ngx_http_magic_token_issuer_body(ngx_http_request_t *r)
     if (body.len) {
         ngx_explicit_memzero(body.data, body.len);
     }
+
+    ngx_http_magic_token_issuer_wipe_body(r);
 
     if (req == NULL) {
         ngx_http_finalize_request(r, ngx_http_magic_token_issuer_error(r,
@@ -322,7 +356,7 @@ ngx_http_magic_token_issuer_mint(ngx_http_request_t *r,
     json_decref(claims);
 
     if (rc != MT_OK) {
-        free(refresh);
+        ngx_http_magic_token_issuer_free(refresh);
         goto failed;
     }
 
@@ -332,7 +366,7 @@ ngx_http_magic_token_issuer_mint(ngx_http_request_t *r,
                                                   &ngx_http_magic_token_jwt,
                                                   (u_char *) token,
                                                   token_len);
-        free(token);
+        ngx_http_magic_token_issuer_free(token);
         return status;
     }
 
@@ -344,9 +378,8 @@ ngx_http_magic_token_issuer_mint(ngx_http_request_t *r,
         json_object_set_new(answer, "refresh_token", json_string(refresh));
     }
 
-    OPENSSL_cleanse(token, token_len);
-    free(token);
-    free(refresh);
+    ngx_http_magic_token_issuer_free(token);
+    ngx_http_magic_token_issuer_free(refresh);
 
     out = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
     json_decref(answer);
@@ -358,7 +391,7 @@ ngx_http_magic_token_issuer_mint(ngx_http_request_t *r,
     status = ngx_http_magic_token_issuer_send(r, NGX_HTTP_OK,
                                               &ngx_http_magic_token_json,
                                               (u_char *) out, strlen(out));
-    free(out);
+    ngx_http_magic_token_issuer_free(out);
 
     return status;
 

@@ -19,6 +19,9 @@ static ngx_int_t ngx_http_magic_token_find(ngx_http_request_t *r,
 static ngx_int_t ngx_http_magic_token_deny(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
 static void ngx_http_magic_token_cleanup(void *data);
+static ngx_int_t ngx_http_magic_token_retire(ngx_http_request_t *r,
+    ngx_http_magic_token_ctx_t *ctx);
+static void ngx_http_magic_token_retired(void *data);
 
 static void *ngx_http_magic_token_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_magic_token_create_loc_conf(ngx_conf_t *cf);
@@ -213,6 +216,7 @@ ngx_module_t  ngx_http_magic_token_module = {
 
 
 static ngx_str_t  ngx_http_magic_token_bearer = ngx_string("Bearer ");
+static ngx_str_t  ngx_http_magic_token_github = ngx_string("token ");
 
 
 static ngx_int_t
@@ -233,10 +237,17 @@ ngx_http_magic_token_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /*
+     * Only this handler, in this location, lets the credential out:
+     * not an earlier location's check, nor a cache hit in preaccess.
+     */
+    ctx->passed = 0;
+
     rc = ngx_http_magic_token_check(r, mlcf, ctx);
 
     if (rc == NGX_OK) {
         ctx->error = MT_OK;
+        ctx->passed = 1;
         return NGX_OK;
     }
 
@@ -302,15 +313,18 @@ ngx_http_magic_token_verify(ngx_http_request_t *r)
         && ngx_memcmp(token.data, ctx->raw.data, token.len) == 0
         && ctx->keys == mlcf->keys
         && ctx->scope_match == mlcf->scope_match
-        && ctx->leeway == mlcf->leeway)
+        && ctx->leeway == mlcf->leeway
+        && token.len <= mlcf->max_size)
     {
         return ctx;
     }
 
-    ngx_http_magic_token_cache_release(ctx);
-    mt_token_clear(&ctx->token);
+    if (ngx_http_magic_token_retire(r, ctx) != NGX_OK) {
+        return NULL;
+    }
 
     ctx->attempted = 1;
+    ctx->passed = 0;
     ctx->verified = 0;
     ctx->decrypted = 0;
     ctx->has_token = token.len > 0;
@@ -515,12 +529,40 @@ ngx_http_magic_token_find(ngx_http_request_t *r,
     p = token->data;
     last = p + token->len;
 
-    /* "Bearer <jwt>", the scheme case-insensitive, or a bare <jwt> */
-    if (token->len > ngx_http_magic_token_bearer.len
+    /* a scheme alone ("Bearer ", its space trimmed by nginx): no token */
+    if ((token->len == ngx_http_magic_token_bearer.len - 1
+         && ngx_strncasecmp(p, ngx_http_magic_token_bearer.data,
+                            token->len) == 0)
+        || (token->len == ngx_http_magic_token_github.len - 1
+            && ngx_strncasecmp(p, ngx_http_magic_token_github.data,
+                               token->len) == 0))
+    {
+        ngx_str_null(token);
+        return NGX_OK;
+    }
+
+    /*
+     * "Bearer <jwt>" or GitHub's "token <jwt>", the scheme
+     * case-insensitive, or a bare <jwt>
+     */
+    if (token->len >= ngx_http_magic_token_bearer.len
         && ngx_strncasecmp(p, ngx_http_magic_token_bearer.data,
                            ngx_http_magic_token_bearer.len) == 0)
     {
         p += ngx_http_magic_token_bearer.len;
+
+    } else if (token->len >= ngx_http_magic_token_github.len
+               && ngx_strncasecmp(p, ngx_http_magic_token_github.data,
+                                  ngx_http_magic_token_github.len) == 0)
+    {
+        p += ngx_http_magic_token_github.len;
+
+    } else if (mlcf->source == NGX_HTTP_MAGIC_TOKEN_HEADER
+               && (ngx_strlchr(p, last, ' ') || ngx_strlchr(p, last, '\t')))
+    {
+        /* another scheme ("Basic ..."): no magic token, nothing logged */
+        ngx_str_null(token);
+        return NGX_OK;
     }
 
     while (p < last && (*p == ' ' || *p == '\t')) {
@@ -581,17 +623,71 @@ ngx_http_magic_token_deny(ngx_http_request_t *r,
         break;
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
+    /* checked again after an internal redirect: one challenge only */
+    h = r->headers_out.www_authenticate;
+
     if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_str_set(&h->key, "WWW-Authenticate");
+        r->headers_out.www_authenticate = h;
     }
 
     h->hash = 1;
-    ngx_str_set(&h->key, "WWW-Authenticate");
     h->value = *challenge;
-    r->headers_out.www_authenticate = h;
 
     return status;
+}
+
+
+/*
+ * A token about to be replaced may still be pointed at by variable
+ * values of this request: it is freed (or given back to the cache)
+ * with the request, not now.
+ */
+static ngx_int_t
+ngx_http_magic_token_retire(ngx_http_request_t *r,
+    ngx_http_magic_token_ctx_t *ctx)
+{
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_magic_token_ctx_t  *old;
+
+    if (ctx->cache_entry == NULL && ctx->token.jws.header == NULL
+        && ctx->token.jws.claims == NULL)
+    {
+        return NGX_OK;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_magic_token_ctx_t));
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    old = cln->data;
+    ngx_memzero(old, sizeof(ngx_http_magic_token_ctx_t));
+    old->token = ctx->token;
+    old->cache_entry = ctx->cache_entry;
+
+    /* a handler of its own: the ctx lookup must not find this copy */
+    cln->handler = ngx_http_magic_token_retired;
+
+    ngx_memzero(&ctx->token, sizeof(mt_token_t));
+    ctx->cache_entry = NULL;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_magic_token_retired(void *data)
+{
+    ngx_http_magic_token_ctx_t  *old = data;
+
+    ngx_http_magic_token_cache_release(old);
+    mt_token_clear(&old->token);
 }
 
 

@@ -82,6 +82,7 @@ typedef struct {
 typedef struct {
     mt_err_t                    error;
     unsigned                    attempted:1;
+    unsigned                    passed:1;   /* this location's check */
     unsigned                    has_token:1;
     unsigned                    verified:1;
     unsigned                    decrypted:1;

@@ -111,7 +111,7 @@ ngx_http_magic_token_passed(ngx_http_request_t *r)
 
     ctx = ngx_http_magic_token_get_ctx(r);
 
-    if (ctx == NULL || !ctx->verified || ctx->error != MT_OK) {
+    if (ctx == NULL || !ctx->passed) {
         return NULL;
     }
 
