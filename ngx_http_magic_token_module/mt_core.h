@@ -165,6 +165,9 @@ int mt_key_kid_is(const mt_key_t *key, const char *kid, size_t len);
 int mt_key_has_kid(const mt_key_t *key);
 /* may this key decrypt (JWE key management)? */
 int mt_key_for_encryption(const mt_key_t *key);
+/* ... with this JWE "alg" and "enc" (a JWK may pin one)? */
+int mt_key_for_jwe_alg(const mt_key_t *key, const char *alg,
+    const char *enc);
 /* the raw secret of an "oct" key, NULL for others */
 const unsigned char *mt_key_secret(const mt_key_t *key, size_t *len);
 

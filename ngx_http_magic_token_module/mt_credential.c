@@ -102,7 +102,9 @@ mt_credential_decrypt(const mt_keyset_t *ks, const char *b64, size_t len,
     for (i = 0; i < mt_keyset_count(ks); i++) {
         key = mt_keyset_get(ks, i);
 
+        /* magic-api-proxy's form is RSA-OAEP-256, in all but name */
         if (mt_key_type(key) != MT_KTY_RSA || !mt_key_has_private(key)
+            || !mt_key_for_jwe_alg(key, "RSA-OAEP-256", NULL)
             || (size_t) EVP_PKEY_get_size(mt_key_pkey(key)) != ct_len)
         {
             continue;

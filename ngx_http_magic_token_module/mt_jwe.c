@@ -741,7 +741,9 @@ mt_jwe_key_fits(const mt_key_t *key, const mt_jwe_params_t *jp)
 {
     size_t  len;
 
-    if (!mt_key_has_private(key) || !mt_key_for_encryption(key)) {
+    if (!mt_key_has_private(key)
+        || !mt_key_for_jwe_alg(key, jp->alg_name, jp->enc_name))
+    {
         return 0;
     }
 

@@ -38,6 +38,8 @@ struct mt_key_s {
     char           *kid;
     size_t          kid_len;
     int             use_enc;        /* JWK "use":"enc": never verifies */
+    int             use_sig;        /* JWK "use":"sig": never decrypts */
+    const char     *enc_alg;        /* JWK encryption "alg" pin, or NULL */
 };
 
 
@@ -166,6 +168,7 @@ mt_key_fits_alg(const mt_key_t *key, mt_alg_t alg)
         return key->family_alg != MT_ALG_NONE && alg == key->family_alg;
 
     case MT_KTY_OCT:
+        /* key lengths are checked where keys are loaded */
         return alg >= MT_ALG_HS256 && alg <= MT_ALG_HS512;
     }
 
@@ -260,9 +263,10 @@ static mt_err_t
 mt_key_from_pkey(mt_key_t **out, EVP_PKEY *pkey, int has_private,
     const char *source, char *errbuf, size_t errlen)
 {
-    char       group[64];
-    size_t     glen;
-    mt_key_t  *key;
+    char           group[64];
+    size_t         glen;
+    mt_key_t      *key;
+    EVP_PKEY_CTX  *ctx;
 
     *out = NULL;
 
@@ -335,6 +339,25 @@ mt_key_from_pkey(mt_key_t **out, EVP_PKEY *pkey, int has_private,
         mt_key_free(key);
         return MT_ERR_BAD_KEY;
     }
+
+    /*
+     * The checks a JWK gets, for every key: e = 1 or a point off the
+     * curve would let anyone "sign"; a private key must match its half.
+     */
+    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+
+    if (ctx == NULL
+        || (key->kty != MT_KTY_OKP && EVP_PKEY_public_check(ctx) != 1)
+        || (has_private && key->kty != MT_KTY_OKP
+            && EVP_PKEY_pairwise_check(ctx) != 1))
+    {
+        EVP_PKEY_CTX_free(ctx);
+        mt_set_error(errbuf, errlen, source, "invalid key");
+        mt_key_free(key);
+        return MT_ERR_BAD_KEY;
+    }
+
+    EVP_PKEY_CTX_free(ctx);
 
     *out = key;
 
@@ -1275,6 +1298,8 @@ mt_jwk_parse(mt_jwk_ctx_t *ctx, const json_t *jwk, mt_key_t **out)
     }
 
     key->use_enc = use_enc;
+    key->use_sig = use_sig;
+    key->enc_alg = enc_alg;     /* a string of mt_jwk_enc_algs[] */
 
     if (sig_alg != MT_ALG_NONE) {
         key->pinned_alg = sig_alg;
@@ -1498,5 +1523,24 @@ mt_key_for_encryption(const mt_key_t *key)
         return key->use_enc;
     }
 
+    /* a key marked or pinned for signatures never decrypts */
+    if (key->use_sig || key->pinned_alg != MT_ALG_NONE) {
+        return 0;
+    }
+
     return key->family_alg != MT_ALG_EDDSA;
+}
+
+
+int
+mt_key_for_jwe_alg(const mt_key_t *key, const char *alg, const char *enc)
+{
+    if (!mt_key_for_encryption(key)) {
+        return 0;
+    }
+
+    /* a "dir" key may be pinned to its content encryption ("A128GCM") */
+    return key->enc_alg == NULL || strcmp(key->enc_alg, alg) == 0
+           || (enc != NULL && strcmp(alg, "dir") == 0
+               && strcmp(key->enc_alg, enc) == 0);
 }

@@ -288,6 +288,14 @@ mt_mint_claims(const json_t *req, const mt_mint_policy_t *policy,
 
         if (json_is_array(aud)) {
             rc = mt_mint_string_list(aud, "aud", errbuf, errlen);
+
+            json_array_foreach(aud, i, v) {
+                if (rc == MT_OK && json_string_length(v) > 256) {
+                    MT_MINT_ERROR("aud entries must be at most 256 bytes");
+                    rc = MT_ERR_INVALID_CLAIMS;
+                }
+            }
+
             if (rc == MT_OK) {
                 json_object_set(claims, "aud", aud);
             }
@@ -405,6 +413,13 @@ mt_token_mint(const mt_mint_opts_t *opts, json_t *claims,
     *w++ = '.';
     w += mt_base64url_encode(w, sig, sig_len);
     *w = '\0';
+
+    /* no token the proxy would refuse for its size */
+    if ((size_t) (w - tok) > MT_MAX_TOKEN_LEN) {
+        OPENSSL_cleanse(tok, (size_t) (w - tok));
+        free(tok);
+        return MT_ERR_TOO_LARGE;
+    }
 
     *out = tok;
     *out_len = (size_t) (w - tok);

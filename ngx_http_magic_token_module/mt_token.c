@@ -161,6 +161,13 @@ mt_claims_check_audience(const json_t *claims, const char *const *audiences,
     aud = json_object_get(claims, "aud");
 
     if (json_is_array(aud)) {
+        /* every member a string: a malformed claim is no audience */
+        json_array_foreach(aud, i, v) {
+            if (!json_is_string(v)) {
+                return MT_ERR_INVALID_AUDIENCE;
+            }
+        }
+
         json_array_foreach(aud, i, v) {
             if (mt_audience_accepted(v, audiences, lens, n)) {
                 return MT_OK;

@@ -321,6 +321,14 @@ ngx_http_magic_token_issuer_mint(ngx_http_request_t *r,
                                                  "refresh must be a boolean");
     }
 
+    if (json_is_true(v) && from_refresh) {
+        /* no rotation: a refresh token's lifetime is never extended */
+        json_decref(claims);
+        return ngx_http_magic_token_issuer_error(r,
+                   "refresh tokens are not renewed: ask for a new one with "
+                   "the credential");
+    }
+
     if (json_is_true(v) && mlcf->issuer_refresh_ttl == 0) {
         json_decref(claims);
         return ngx_http_magic_token_issuer_error(r,
@@ -400,7 +408,8 @@ failed:
     if (rc == MT_ERR_TOO_LARGE) {
         return ngx_http_magic_token_issuer_error(r,
                    "token is too long to be encrypted to this key "
-                   "(RSA-OAEP: at most the key size minus 66 bytes)");
+                   "(RSA-OAEP: at most the key size minus 66 bytes), or "
+                   "the magic token would be longer than 64k");
     }
 
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

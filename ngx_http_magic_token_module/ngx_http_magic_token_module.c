@@ -1200,12 +1200,14 @@ ngx_http_magic_token_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                       ngx_close_file_n " \"%V\" failed", &file);
     }
 
-    if (n <= 0 || n > 4096) {
+    /* RFC 7518 section 3.2: at least as long as the HS256 hash */
+    if (n < 32 || n > 4096) {
         ngx_explicit_memzero(buf, sizeof(buf));
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "magic_token_secret \"%V\": %s", &file,
-                           n <= 0 ? "empty or unreadable"
-                                  : "longer than 4096 bytes");
+                           n < 0 ? "unreadable"
+                           : n < 32 ? "shorter than 32 bytes"
+                                    : "longer than 4096 bytes");
         return NGX_CONF_ERROR;
     }
 

@@ -192,6 +192,11 @@ $r = http('POST', '/mint', $json->encode({
     refresh_token => $a->{refresh_token}, token => 'other' }));
 is($r->{status}, 400, 'refresh_token with token refused');
 
+$r = http('POST', '/mint', $json->encode({
+    refresh_token => $a->{refresh_token}, refresh => JSON::PP::true }));
+is($r->{status}, 400, 'a refresh token is not renewed by itself');
+like($r->{body}, qr/not renewed/, 'with a reason');
+
 $r = http('POST', '/mint-norefresh', $json->encode({
     token => 'x', allowed => ['GET /'], refresh => JSON::PP::true }));
 is($r->{status}, 400, 'refresh not enabled');

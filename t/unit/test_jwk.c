@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <openssl/core_names.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
 
 #include "mt_core.h"
 #include "tap.h"
@@ -787,6 +789,72 @@ pins(EVP_PKEY *rsa)
 }
 
 
+/*
+ * PEM keys get the checks JWKs get: an RSA public key with e = 1 would
+ * "verify" a signature equal to the encoded message, i.e. anyone's.
+ */
+static void
+pem_public_check(EVP_PKEY *rsa)
+{
+    BIO             *bio;
+    long             len;
+    char            *pem, err[256];
+    BIGNUM          *n, *e;
+    EVP_PKEY        *weak;
+    OSSL_PARAM      *params;
+    mt_keyset_t     *ks;
+    EVP_PKEY_CTX    *ctx;
+    OSSL_PARAM_BLD  *bld;
+
+    n = NULL;
+    weak = NULL;
+    e = BN_new();
+    bld = OSSL_PARAM_BLD_new();
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+
+    if (e == NULL || bld == NULL || ctx == NULL
+        || EVP_PKEY_get_bn_param(rsa, OSSL_PKEY_PARAM_RSA_N, &n) != 1
+        || BN_set_word(e, 1) != 1
+        || OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) != 1
+        || OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) != 1
+        || (params = OSSL_PARAM_BLD_to_param(bld)) == NULL)
+    {
+        ok(0, "PEM e=1: could not build the key");
+        goto done;
+    }
+
+    if (EVP_PKEY_fromdata_init(ctx) != 1
+        || EVP_PKEY_fromdata(ctx, &weak, EVP_PKEY_PUBLIC_KEY, params) != 1)
+    {
+        OSSL_PARAM_free(params);
+        ok(0, "PEM e=1: could not build the key");
+        goto done;
+    }
+
+    OSSL_PARAM_free(params);
+
+    bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_PUBKEY(bio, weak);
+    len = BIO_get_mem_data(bio, &pem);
+
+    ks = mt_keyset_new();
+    ok(mt_keyset_add_pem(ks, pem, (size_t) len, "e1.pem", err, sizeof(err))
+       == MT_ERR_BAD_KEY, "a PEM RSA public key with e = 1 is refused (%s)",
+       err);
+
+    mt_keyset_free(ks);
+    BIO_free(bio);
+
+done:
+
+    EVP_PKEY_free(weak);
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(n);
+    BN_free(e);
+}
+
+
 int
 main(void)
 {
@@ -799,6 +867,7 @@ main(void)
     generated_keys(&rsa, &p256);
     bad_files(rsa, p256);
     pins(rsa);
+    pem_public_check(rsa);
 
     EVP_PKEY_free(rsa);
     EVP_PKEY_free(p256);
