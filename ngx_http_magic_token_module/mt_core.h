@@ -32,8 +32,14 @@
 #define MT_MAX_KEYS             64
 #define MT_MAX_CREDENTIAL_LEN   4096
 
-/* per entry: 256 entries of a token bound the work of one request */
+/*
+ * Backtracking steps per entry: MT_PCRE2_MATCH_BUDGET shared by the
+ * entries of a list, at most MT_PCRE2_MATCH_LIMIT and at least
+ * MT_PCRE2_MATCH_FLOOR each.
+ */
 #define MT_PCRE2_MATCH_LIMIT    20000
+#define MT_PCRE2_MATCH_BUDGET   200000
+#define MT_PCRE2_MATCH_FLOOR    1000
 #define MT_PCRE2_DEPTH_LIMIT    10000
 
 #define MT_HASH_HEX_LEN         16

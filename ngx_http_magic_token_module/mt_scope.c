@@ -114,7 +114,7 @@ mt_rules_add(mt_rules_t *rules, const char *entry, size_t len, char *errbuf,
     size_t errlen)
 {
     int           errcode;
-    size_t        i, method_len, cap;
+    size_t        i, method_len, cap, limit;
     uint32_t      options;
     mt_rule_t    *rule, *grown;
     PCRE2_SIZE    erroffset;
@@ -225,6 +225,23 @@ mt_rules_add(mt_rules_t *rules, const char *entry, size_t len, char *errbuf,
     rule->method_len = method_len;
 
     rules->n++;
+
+    /*
+     * One budget for all the entries of a list: the more entries, the
+     * fewer steps each, so that a token of 256 hostile regexes costs no
+     * more than one.  Set while the list is built, never per request.
+     */
+    limit = MT_PCRE2_MATCH_BUDGET / rules->n;
+
+    if (limit > MT_PCRE2_MATCH_LIMIT) {
+        limit = MT_PCRE2_MATCH_LIMIT;
+    }
+
+    if (limit < MT_PCRE2_MATCH_FLOOR) {
+        limit = MT_PCRE2_MATCH_FLOOR;
+    }
+
+    pcre2_set_match_limit(rules->mctx, (uint32_t) limit);
 
     return MT_OK;
 }
