@@ -28,6 +28,7 @@ static ngx_int_t ngx_http_magic_token_issuer_send(ngx_http_request_t *r,
 static int ngx_http_magic_token_issuer_scope_known(void *data,
     const char *name, size_t len);
 static mt_err_t ngx_http_magic_token_issuer_trial(mt_mint_opts_t *opts);
+static ngx_int_t ngx_http_magic_token_issuer_nocache(ngx_http_request_t *r);
 static ngx_int_t ngx_http_magic_token_issuer_mint(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, json_t *req,
     mt_mint_policy_t *policy);
@@ -499,7 +500,7 @@ ngx_http_magic_token_issuer_send(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-ngx_int_t
+static ngx_int_t
 ngx_http_magic_token_issuer_nocache(ngx_http_request_t *r)
 {
     ngx_table_elt_t  *h;
@@ -793,7 +794,10 @@ ngx_http_magic_token_issuer_merge(ngx_conf_t *cf,
     ngx_http_core_loc_conf_t       *clcf;
     ngx_http_magic_token_issuer_t  *iss;
 
-    ngx_conf_merge_value(conf->issuer_enabled, 0, 0);
+    /* magic_token_issuer is a location's own: not inherited */
+    if (conf->issuer_enabled == NGX_CONF_UNSET) {
+        conf->issuer_enabled = 0;
+    }
     ngx_conf_merge_ptr_value(conf->issuer, prev->issuer, NULL);
     ngx_conf_merge_sec_value(conf->issuer_max_ttl, prev->issuer_max_ttl,
                              86400);

@@ -684,10 +684,7 @@ ngx_http_magic_token_retire(ngx_http_request_t *r,
 static void
 ngx_http_magic_token_retired(void *data)
 {
-    ngx_http_magic_token_ctx_t  *old = data;
-
-    ngx_http_magic_token_cache_release(old);
-    mt_token_clear(&old->token);
+    ngx_http_magic_token_cleanup(data);
 }
 
 

@@ -117,7 +117,6 @@ void ngx_http_magic_token_cache_store(ngx_http_request_t *r,
 void ngx_http_magic_token_cache_release(ngx_http_magic_token_ctx_t *ctx);
 
 ngx_int_t ngx_http_magic_token_issuer_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_magic_token_issuer_nocache(ngx_http_request_t *r);
 char *ngx_http_magic_token_issuer(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_magic_token_issuer_key(ngx_conf_t *cf, ngx_command_t *cmd,

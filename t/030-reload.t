@@ -13,6 +13,10 @@ use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use Test::More;
 
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use MagicToken::Standalone;
+
 my $root   = abs_path(dirname(__FILE__) . '/..');
 my $nginx  = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 my $module = $ENV{MAGIC_TOKEN_MODULE}
@@ -42,16 +46,7 @@ sub write_conf {
     my ($keyfile) = @_;
     open my $fh, '>', "$prefix/conf/nginx.conf" or die $!;
     print $fh <<"EOF";
-load_module $module;
-worker_processes 1;
-daemon on;
-pid logs/nginx.pid;
-error_log logs/error.log info;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path $prefix/body;
-    proxy_temp_path $prefix/proxy;
+@{[ standalone_head($prefix) ]}
     server {
         listen 127.0.0.1:$port;
         location /up/ {

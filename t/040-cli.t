@@ -16,6 +16,10 @@ use JSON::PP ();
 use POSIX ();
 use Test::More;
 
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use MagicToken::Standalone;
+
 my $root   = abs_path(dirname(__FILE__) . '/..');
 my $cli    = $ENV{MAGIC_TOKEN_CLI} || "$root/build/magic-token";
 my $python = $ENV{PYTHON} || '/usr/bin/python3';
@@ -772,16 +776,7 @@ SKIP: {
     mkdir "$prefix/conf";
 
     spew("$prefix/conf/nginx.conf", <<"EOF");
-load_module $module;
-worker_processes 1;
-daemon on;
-pid logs/nginx.pid;
-error_log logs/error.log info;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path $prefix/body;
-    proxy_temp_path $prefix/proxy;
+@{[ standalone_head($prefix) ]}
     server {
         listen 127.0.0.1:$port;
         location /rsa/ {

@@ -21,6 +21,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::Nginx::Socket 'no_plan';
 use MagicToken::Test;
+use MagicToken::Standalone;
 
 use File::Path qw(make_path rmtree);
 use File::Temp qw(tempdir);
@@ -202,17 +203,7 @@ sub api {
     my $up = $FLOW_PORT + 1;
     open my $fh, '>', "$prefix/conf/nginx.conf" or die "$prefix: $!";
     print $fh <<"_EOC_";
-load_module $module;
-worker_processes 1;
-daemon on;
-pid logs/nginx.pid;
-error_log logs/error.log info;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path $prefix/body;
-    proxy_temp_path $prefix/proxy;
-
+@{[ standalone_head($prefix) ]}
     magic_token_scope read-user "GET /api/user" "GET /api/user/repos";
 
     server {

@@ -33,6 +33,10 @@ use JSON::PP ();
 use MIME::Base64 qw(decode_base64url encode_base64url);
 use Test::More;
 
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use MagicToken::Standalone;
+
 my $root    = abs_path(dirname(__FILE__) . '/..');
 my $nginx   = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 my $module  = $ENV{MAGIC_TOKEN_MODULE}
@@ -112,17 +116,7 @@ diag("interop: $python: cryptography=" . ($have{crypto} ? 'yes' : 'NO')
 
 open my $cf, '>', "$dir/conf/nginx.conf" or die "$dir: $!";
 print $cf <<"_EOC_";
-load_module $module;
-worker_processes 1;
-daemon on;
-pid logs/nginx.pid;
-error_log logs/error.log info;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path $dir/body;
-    proxy_temp_path $dir/proxy;
-
+@{[ standalone_head($dir) ]}
     magic_token_scope read-user "GET /api/user" "GET /api/user/repos";
 
     server {

@@ -16,6 +16,10 @@ use JSON::PP;
 use MIME::Base64 qw(decode_base64);
 use Test::More;
 
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use MagicToken::Standalone;
+
 my $root   = abs_path(dirname(__FILE__) . '/..');
 my $nginx  = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 my $module = $ENV{MAGIC_TOKEN_MODULE}
@@ -34,16 +38,7 @@ system($python, "$root/t/tools/mtmint.py", 'keygen', "$prefix/conf/keys") == 0
 
 open my $fh, '>', "$prefix/conf/nginx.conf" or die $!;
 print $fh <<"EOF";
-load_module $module;
-daemon on;
-master_process off;
-pid logs/nginx.pid;
-error_log logs/error.log info;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path $prefix/body;
-    proxy_temp_path $prefix/proxy;
+@{[ standalone_head($prefix) ]}
     magic_token_key keys/private.pem;
     map \$uri \$api_path { "~(?s)^/api(?<p>/.*)\\z" \$p; default ""; }
     server {
