@@ -34,6 +34,8 @@ static const char  *mt_errors[] = {
     "bad_key",
     "invalid_audience",
     "requirement_failed",
+    "unsafe_path",
+    "untrusted_key",
     "out_of_memory",
     "internal"
 };
