@@ -24,7 +24,7 @@
 
 
 static const char  mt_verify_usage[] =
-"usage: magic-token verify (--key FILE | --secret FILE)...\n"
+"usage: magic-token verify (--key FILE | --secret FILE)... [--credentials]\n"
 "                          [--method METHOD --path PATH]\n"
 "                          [--match full|prefix] [--leeway TIME]\n"
 "                          [--audience AUD]... [--at UNIXTIME]\n"
@@ -42,6 +42,11 @@ static const char  mt_verify_usage[] =
 "                     certificates (repeatable)\n"
 "  --secret FILE      an HMAC secret file, as magic_token_secret\n"
 "                     (repeatable)\n"
+"  --credentials      the keys given may sign tokens that carry a\n"
+"                     credential (the \"credentials\" parameter of\n"
+"                     magic_token_key); by default only private keys and\n"
+"                     public keys whose private key is also given do:\n"
+"                     other keys refuse such tokens as untrusted_key\n"
 "  --method M         request method, with --path: check the scopes\n"
 "  --path P           request path, as the upstream sees it (/user)\n"
 "  --match MODE       full (default) or prefix, as magic_token_scope_match\n"
@@ -121,7 +126,7 @@ mt_verify_refuse(mt_err_t rc, const char *what)
 int
 mt_cli_verify(int argc, char **argv)
 {
-    int               c, rv, quiet, show, nkeys, verified;
+    int               c, rv, quiet, show, nkeys, verified, trust;
     char             *token, when[64], left[64];
     size_t            len, matched_len, n_aud, aud_lens[MT_VERIFY_MAX_AUD];
     json_t           *v;
@@ -143,6 +148,7 @@ mt_cli_verify(int argc, char **argv)
         { "audience",        required_argument, NULL, 'a' },
         { "at",              required_argument, NULL, 't' },
         { "show-credential", no_argument,       NULL, 'c' },
+        { "credentials",     no_argument,       NULL, 'C' },
         { "quiet",           no_argument,       NULL, 'q' },
         { "help",            no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
@@ -159,6 +165,7 @@ mt_cli_verify(int argc, char **argv)
     verified = 0;
     quiet = 0;
     show = 0;
+    trust = 0;
     nkeys = 0;
     n_aud = 0;
     method = NULL;
@@ -189,6 +196,10 @@ mt_cli_verify(int argc, char **argv)
             }
 
             nkeys++;
+            break;
+
+        case 'C':
+            trust = 1;
             break;
 
         case 'm':
@@ -275,6 +286,10 @@ mt_cli_verify(int argc, char **argv)
     if ((method == NULL) != (path == NULL)) {
         mt_cli_error("--method and --path go together");
         goto done;
+    }
+
+    if (trust) {
+        mt_keyset_trust_credentials(ks, 0);
     }
 
     if (mt_cli_read_token(argv[optind], &token, &len) != 0) {

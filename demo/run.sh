@@ -225,7 +225,7 @@ check 'request 3 logged as bad_signature, 401' \
 check 'request 4 logged as missing, 401' \
     eval '[[ $(audit_line 4) == *"\"error\":\"missing\",\"status\":401"* ]]'
 
-heading "Denials in the error log (logs/error.log, level info)"
+heading "Denials in the error log (logs/error.log, level notice)"
 grep -F 'magic_token: denied' "$PREFIX/logs/error.log" | sed 's/^/   /' || true
 echo
 check "three denials logged" \

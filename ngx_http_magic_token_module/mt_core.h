@@ -176,6 +176,17 @@ int mt_key_for_encryption(const mt_key_t *key);
 /* ... with this JWE "alg" and "enc" (a JWK may pin one)? */
 int mt_key_for_jwe_alg(const mt_key_t *key, const char *alg,
     const char *enc);
+/*
+ * May a token that carries a credential be signed by this key?  By
+ * default only the proxy's own keys: private RSA, EC and OKP keys, and
+ * public keys whose private half is in the same set.  Not HMAC secrets
+ * (often shared with other services) nor other parties' public keys,
+ * unless marked with mt_keyset_trust_credentials() (every key from
+ * index from on).
+ */
+int mt_key_signs_credentials(const mt_key_t *key);
+void mt_keyset_trust_credentials(mt_keyset_t *ks, size_t from);
+
 /* the raw secret of an "oct" key, NULL for others */
 const unsigned char *mt_key_secret(const mt_key_t *key, size_t *len);
 
@@ -328,6 +339,17 @@ mt_err_t mt_rules_add(mt_rules_t *rules, const char *entry, size_t len,
 mt_err_t mt_rules_match(const mt_rules_t *rules, const char *method,
     size_t method_len, const char *path, size_t path_len,
     const char **matched, size_t *matched_len);
+
+
+/* ---- paths (mt_path.c) ------------------------------------------ */
+
+/*
+ * MT_ERR_UNSAFE_PATH when a decoded, normalized path still holds what
+ * an upstream may read as a separator or a dot segment: "\", %5C,
+ * %2F, %uXXXX, or a segment of dots once ";..." is cut and %XX decoded
+ * (".;", "..;x", "%2e%2e").  MT_OK otherwise.
+ */
+mt_err_t mt_path_check(const char *path, size_t len);
 
 
 /* ---- tokens (mt_token.c) ---------------------------------------- */

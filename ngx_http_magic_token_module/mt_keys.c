@@ -40,6 +40,8 @@ struct mt_key_s {
     int             use_enc;        /* JWK "use":"enc": never verifies */
     int             use_sig;        /* JWK "use":"sig": never decrypts */
     const char     *enc_alg;        /* JWK encryption "alg" pin, or NULL */
+    int             credentials;    /* marked: signs credential tokens */
+    int             paired;         /* public half of a private key here */
 };
 
 
@@ -242,6 +244,59 @@ mt_set_error(char *errbuf, size_t errlen, const char *source,
 }
 
 
+/*
+ * A public key whose private half is in the same set is the proxy's
+ * own, like the private key: it may verify tokens that carry a
+ * credential (mt_key_signs_credentials).
+ */
+static void
+mt_keyset_pair(mt_keyset_t *ks, mt_key_t *key)
+{
+    size_t     i;
+    mt_key_t  *k;
+
+    if (key->pkey == NULL) {
+        return;
+    }
+
+    for (i = 0; i < ks->n; i++) {
+        k = ks->keys[i];
+
+        if (k == key || k->pkey == NULL || k->has_private == key->has_private
+            || EVP_PKEY_eq(k->pkey, key->pkey) != 1)
+        {
+            continue;
+        }
+
+        if (k->has_private) {
+            key->paired = 1;
+
+        } else {
+            k->paired = 1;
+        }
+    }
+}
+
+
+int
+mt_key_signs_credentials(const mt_key_t *key)
+{
+    return key->credentials || key->paired
+           || (key->has_private && key->kty != MT_KTY_OCT);
+}
+
+
+void
+mt_keyset_trust_credentials(mt_keyset_t *ks, size_t from)
+{
+    size_t  i;
+
+    for (i = from; i < ks->n; i++) {
+        ks->keys[i]->credentials = 1;
+    }
+}
+
+
 static mt_err_t
 mt_keyset_push(mt_keyset_t *ks, mt_key_t *key, const char *source,
     char *errbuf, size_t errlen)
@@ -253,6 +308,7 @@ mt_keyset_push(mt_keyset_t *ks, mt_key_t *key, const char *source,
     }
 
     ks->keys[ks->n++] = key;
+    mt_keyset_pair(ks, key);
 
     return MT_OK;
 }
@@ -1447,6 +1503,7 @@ mt_keyset_add_jwks(mt_keyset_t *ks, const char *json, size_t len,
 
     for (i = 0; i < n; i++) {
         ks->keys[ks->n++] = parsed[i];
+        mt_keyset_pair(ks, parsed[i]);
     }
 
     rc = MT_OK;

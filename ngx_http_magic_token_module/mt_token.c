@@ -241,6 +241,20 @@ mt_token_verify(mt_token_t *t, const mt_keyset_t *ks, const char *token,
         goto failed;
     }
 
+    /*
+     * Whoever holds a key that is not the proxy's own (a secret shared
+     * with other services, another party's public key) must not wrap a
+     * credential ciphertext they saw into a token of their own making.
+     */
+    v = json_object_get(t->jws.claims, "token");
+
+    if (v != NULL && !json_is_null(v)
+        && !mt_key_signs_credentials(t->jws.key))
+    {
+        rc = MT_ERR_UNTRUSTED_KEY;
+        goto failed;
+    }
+
     rc = mt_claim_string_list(t->jws.claims, "scopes", &scopes);
     if (rc != MT_OK) {
         goto failed;

@@ -420,7 +420,7 @@ failed:
 }
 
 
-/* verify a refresh token with the issuer's own keys */
+/* verify a refresh token with the issuer's own signing key */
 static mt_err_t
 ngx_http_magic_token_issuer_refresh(ngx_http_magic_token_loc_conf_t *mlcf,
     json_t *token, json_t *req, mt_mint_policy_t *policy, int64_t now,
@@ -431,6 +431,16 @@ ngx_http_magic_token_issuer_refresh(ngx_http_magic_token_loc_conf_t *mlcf,
 
     rc = mt_jws_verify(&jws, mlcf->issuer->verify, json_string_value(token),
                        json_string_length(token));
+
+    /*
+     * Only the key the issuer signs with: another key of the location
+     * (a secret shared with other services) must not wrap somebody
+     * else's credential into a refresh grant of its own.
+     */
+    if (rc == MT_OK && jws.key != mlcf->issuer->opts.sign_key) {
+        mt_jws_clear(&jws);
+        rc = MT_ERR_UNTRUSTED_KEY;
+    }
 
     if (rc == MT_OK) {
         rc = mt_claims_check(jws.claims, now, 0);

@@ -46,6 +46,11 @@ static char *ngx_http_magic_token_require(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_magic_token_rules(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
+static ngx_int_t ngx_http_magic_token_path(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_str_t *path);
+static ngx_uint_t ngx_http_magic_token_raw_differs(ngx_http_request_t *r);
+static void ngx_http_magic_token_named_warning(ngx_conf_t *cf,
+    ngx_http_magic_token_loc_conf_t *conf);
 static mt_keyset_t *ngx_http_magic_token_keyset(ngx_conf_t *cf,
     ngx_http_magic_token_loc_conf_t *mlcf);
 static void ngx_http_magic_token_free_rules(void *data);
@@ -54,6 +59,15 @@ static void ngx_http_magic_token_free_rules(void *data);
 static ngx_conf_enum_t  ngx_http_magic_token_scope_match[] = {
     { ngx_string("full"), MT_MATCH_FULL },
     { ngx_string("prefix"), MT_MATCH_PREFIX },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_magic_token_log_levels[] = {
+    { ngx_string("info"), NGX_LOG_INFO },
+    { ngx_string("notice"), NGX_LOG_NOTICE },
+    { ngx_string("warn"), NGX_LOG_WARN },
+    { ngx_string("error"), NGX_LOG_ERR },
     { ngx_null_string, 0 }
 };
 
@@ -69,14 +83,14 @@ static ngx_command_t  ngx_http_magic_token_commands[] = {
       NULL },
 
     { ngx_string("magic_token_key"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_magic_token_key,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("magic_token_secret"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
       ngx_http_magic_token_secret,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -116,6 +130,20 @@ static ngx_command_t  ngx_http_magic_token_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_magic_token_loc_conf_t, scope_required),
       NULL },
+
+    { ngx_string("magic_token_path_check"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_magic_token_loc_conf_t, path_check),
+      NULL },
+
+    { ngx_string("magic_token_log_level"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_magic_token_loc_conf_t, log_level),
+      &ngx_http_magic_token_log_levels },
 
     { ngx_string("magic_token_issuer"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -408,21 +436,25 @@ ngx_http_magic_token_check(ngx_http_request_t *r,
         return rc;
     }
 
+    if (ngx_http_magic_token_path(r, mlcf, &path) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* even a token that grants a whole location: "..;" would leave it */
+    if (mlcf->path_check
+        && (mt_path_check((char *) path.data, path.len) != MT_OK
+            || ngx_http_magic_token_raw_differs(r)))
+    {
+        ctx->error = MT_ERR_UNSAFE_PATH;
+        return NGX_DECLINED;
+    }
+
     if (!mlcf->scope_required
         && ctx->token.scopes == NULL
         && json_object_get(ctx->token.jws.claims, "allowed") == NULL)
     {
         /* a token without scope claims, where scopes are optional */
         goto decrypt;
-    }
-
-    if (mlcf->scope_uri) {
-        if (ngx_http_complex_value(r, mlcf->scope_uri, &path) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-    } else {
-        path = r->uri;
     }
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_magic_token_module);
@@ -459,6 +491,50 @@ decrypt:
     }
 
     return NGX_OK;
+}
+
+
+/* the path scopes are checked against: magic_token_scope_uri or $uri */
+static ngx_int_t
+ngx_http_magic_token_path(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_str_t *path)
+{
+    if (mlcf->scope_uri) {
+        return ngx_http_complex_value(r, mlcf->scope_uri, path);
+    }
+
+    *path = r->uri;
+
+    return NGX_OK;
+}
+
+
+/*
+ * proxy_pass in a named location sends the URI as the client wrote it,
+ * not $uri: only a request whose raw path is $uri, byte for byte, has
+ * been checked as the upstream will read it.
+ */
+static ngx_uint_t
+ngx_http_magic_token_raw_differs(ngx_http_request_t *r)
+{
+    u_char                    *q, *last;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (!clcf->named || !r->valid_unparsed_uri) {
+        return 0;
+    }
+
+    last = r->unparsed_uri.data + r->unparsed_uri.len;
+    q = ngx_strlchr(r->unparsed_uri.data, last, '?');
+
+    if (q == NULL) {
+        q = last;
+    }
+
+    return (size_t) (q - r->unparsed_uri.data) != r->uri.len
+           || ngx_memcmp(r->unparsed_uri.data, r->uri.data, r->uri.len) != 0;
 }
 
 
@@ -589,12 +665,12 @@ ngx_http_magic_token_deny(ngx_http_request_t *r,
     ngx_table_elt_t  *h;
 
     if (ctx->has_token) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+        ngx_log_error(mlcf->log_level, r->connection->log, 0,
                       "magic_token: denied: %s (token %s)",
                       mt_strerror(ctx->error), ctx->hash);
 
     } else {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+        ngx_log_error(mlcf->log_level, r->connection->log, 0,
                       "magic_token: denied: %s", mt_strerror(ctx->error));
     }
 
@@ -607,6 +683,7 @@ ngx_http_magic_token_deny(ngx_http_request_t *r,
 
     case MT_ERR_SCOPE_DENIED:
     case MT_ERR_UNKNOWN_SCOPE:
+    case MT_ERR_UNSAFE_PATH:
         status = NGX_HTTP_FORBIDDEN;
         challenge = &mlcf->challenge_scope;
         break;
@@ -771,6 +848,8 @@ ngx_http_magic_token_create_loc_conf(ngx_conf_t *cf)
     conf->max_size = NGX_CONF_UNSET_SIZE;
     conf->leeway = NGX_CONF_UNSET;
     conf->scope_required = NGX_CONF_UNSET;
+    conf->path_check = NGX_CONF_UNSET;
+    conf->log_level = NGX_CONF_UNSET_UINT;
     conf->audiences = NGX_CONF_UNSET_PTR;
     conf->require = NGX_CONF_UNSET_PTR;
     conf->cache = NGX_CONF_UNSET_PTR;
@@ -841,6 +920,9 @@ ngx_http_magic_token_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->max_size, prev->max_size, 16384);
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 0);
     ngx_conf_merge_value(conf->scope_required, prev->scope_required, 1);
+    ngx_conf_merge_value(conf->path_check, prev->path_check, 1);
+    ngx_conf_merge_uint_value(conf->log_level, prev->log_level,
+                              NGX_LOG_INFO);
     ngx_conf_merge_ptr_value(conf->require, prev->require, NULL);
     ngx_conf_merge_ptr_value(conf->cache, prev->cache, NULL);
 
@@ -910,6 +992,12 @@ ngx_http_magic_token_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
      */
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
+    if (clcf->named && conf->source != NGX_HTTP_MAGIC_TOKEN_OFF
+        && clcf->handler != NULL)
+    {
+        ngx_http_magic_token_named_warning(cf, conf);
+    }
+
     if (conf->source != NGX_HTTP_MAGIC_TOKEN_OFF && conf->keys == NULL
         && clcf->name.len > 0)
     {
@@ -922,6 +1010,36 @@ ngx_http_magic_token_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * A content handler (proxy_pass, ...) in a named location forwards the
+ * request URI as the client sent it: scopes see $uri.
+ */
+static void
+ngx_http_magic_token_named_warning(ngx_conf_t *cf,
+    ngx_http_magic_token_loc_conf_t *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (conf->path_check) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"magic_token\" in named location \"%V\": the "
+                           "upstream gets the request URI as the client "
+                           "sent it, so requests whose raw path is not "
+                           "exactly $uri are refused (see docs/scopes.md)",
+                           &clcf->name);
+        return;
+    }
+
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                       "\"magic_token\" in named location \"%V\": the "
+                       "upstream gets the request URI as the client sent "
+                       "it, not the $uri that scopes are checked against "
+                       "(see docs/scopes.md)", &clcf->name);
 }
 
 
@@ -983,10 +1101,19 @@ ngx_http_magic_token_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_magic_token_loc_conf_t *mlcf = conf;
 
     char        errbuf[NGX_MAX_CONF_ERRSTR];
+    size_t      from;
     ngx_str_t  *value, file;
 
     value = cf->args->elts;
     file = value[1];
+
+    if (cf->args->nelts == 3
+        && ngx_strcmp(value[2].data, "credentials") != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
 
     if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
         return NGX_CONF_ERROR;
@@ -997,6 +1124,7 @@ ngx_http_magic_token_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     errbuf[0] = '\0';
+    from = mt_keyset_count(mlcf->keys);
 
     if (mt_keyset_add_file(mlcf->keys, (char *) file.data, errbuf,
                            sizeof(errbuf))
@@ -1005,6 +1133,10 @@ ngx_http_magic_token_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "magic_token_key %s",
                            errbuf);
         return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 3) {
+        mt_keyset_trust_credentials(mlcf->keys, from);
     }
 
     return NGX_CONF_OK;
@@ -1151,26 +1283,38 @@ ngx_http_magic_token_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_magic_token_loc_conf_t *mlcf = conf;
 
     char         errbuf[NGX_MAX_CONF_ERRSTR];
+    size_t       from;
     ssize_t      n;
     ngx_str_t   *value, file, kid;
     ngx_fd_t     fd;
     mt_err_t     rc;
     u_char       buf[4096 + 1];
+    ngx_uint_t   i, credentials;
     ngx_file_t   f;
 
     value = cf->args->elts;
     file = value[1];
     ngx_str_null(&kid);
+    credentials = 0;
 
-    if (cf->args->nelts == 3) {
-        if (ngx_strncmp(value[2].data, "kid=", 4) != 0 || value[2].len == 4) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\"", &value[2]);
-            return NGX_CONF_ERROR;
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "kid=", 4) == 0
+            && value[i].len > 4 && kid.len == 0)
+        {
+            kid.data = value[i].data + 4;
+            kid.len = value[i].len - 4;
+            continue;
         }
 
-        kid.data = value[2].data + 4;
-        kid.len = value[2].len - 4;
+        if (ngx_strcmp(value[i].data, "credentials") == 0 && !credentials) {
+            credentials = 1;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
     }
 
     if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
@@ -1214,6 +1358,7 @@ ngx_http_magic_token_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     errbuf[0] = '\0';
+    from = mt_keyset_count(mlcf->keys);
 
     rc = mt_keyset_add_secret(mlcf->keys, buf, (size_t) n,
                               kid.len ? (char *) kid.data : NULL, kid.len,
@@ -1225,6 +1370,10 @@ ngx_http_magic_token_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "magic_token_secret \"%V\": %s", &file, errbuf);
         return NGX_CONF_ERROR;
+    }
+
+    if (credentials) {
+        mt_keyset_trust_credentials(mlcf->keys, from);
     }
 
     return NGX_CONF_OK;

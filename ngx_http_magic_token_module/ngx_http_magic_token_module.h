@@ -53,6 +53,8 @@ typedef struct {
     size_t                      max_size;
     time_t                      leeway;
     ngx_flag_t                  scope_required;
+    ngx_flag_t                  path_check;
+    ngx_uint_t                  log_level;
 
     /* NULL: any audience; else accepted ones (none when nelts is 0) */
     ngx_array_t                *audiences;  /* of ngx_str_t */

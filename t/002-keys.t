@@ -156,7 +156,7 @@ auth=[Bearer] method=GET uri=/k/a
 --- config
     location /k/ {
         magic_token on;
-        magic_token_key $TEST_NGINX_KEYS/public.x509.cer;
+        magic_token_key $TEST_NGINX_KEYS/public.x509.cer credentials;
         proxy_set_header Authorization "Bearer $magic_token_credential";
         proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
     }
@@ -176,7 +176,7 @@ qr/magic_token: denied: decrypt_failed \(token [0-9a-f]{16}\)/
 --- config
     location /k/ {
         magic_token on;
-        magic_token_key $TEST_NGINX_KEYS/public.x509.cer;
+        magic_token_key $TEST_NGINX_KEYS/public.x509.cer credentials;
         magic_token_key $TEST_NGINX_OTHER_KEYS/private.pem;
         proxy_set_header Authorization "Bearer $magic_token_credential";
         proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
@@ -188,6 +188,54 @@ GET /k/a
 --- response_body
 auth=[Bearer cred-split] method=GET uri=/k/a
 --- error_code: 200
+
+
+
+=== TEST 6b: the same without "credentials": another party's key may not sign credential tokens -> 401 untrusted_key
+--- config
+    location /k/ {
+        magic_token on;
+        magic_token_key $TEST_NGINX_KEYS/public.x509.cer;
+        magic_token_key $TEST_NGINX_OTHER_KEYS/private.pem;
+        proxy_set_header Authorization "Bearer $magic_token_credential";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+--- request
+GET /k/a
+--- more_headers eval
+"Authorization: Bearer $::tok{main_to_other}"
+--- error_code: 401
+--- response_body_unlike: auth=
+--- error_log eval
+qr/magic_token: denied: untrusted_key \(token [0-9a-f]{16}\)/
+
+
+
+=== TEST 6c: a certificate whose private key is loaded too is the proxy's own: no mark needed
+--- config
+    location /k/ {
+        magic_token on;
+        magic_token_key $TEST_NGINX_KEYS/public.x509.cer;
+        magic_token_key $TEST_NGINX_KEYS/private.pem;
+        proxy_set_header Authorization "Bearer $magic_token_credential";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+--- request
+GET /k/a
+--- more_headers eval
+"Authorization: Bearer $::tok{main}"
+--- error_code: 200
+--- response_body_like: ^auth=\[Bearer 
+
+
+
+=== TEST 6d: magic_token_key with an unknown parameter
+--- config
+    location /k/ {
+        magic_token on;
+        magic_token_key $TEST_NGINX_KEYS/private.pem trusted;
+    }
+--- must_die
 
 
 

@@ -530,36 +530,39 @@ GET /gh/x/user
 
 
 
-=== TEST 55: prefix mode HAZARD: /user\..\admin is allowed and the raw backslashes are forwarded
+=== TEST 55: prefix mode: /user\..\admin is refused (unsafe_path): IIS reads "\" as "/"
 --- http_config eval
 $::PREFIX
 --- request
 GET /gh/user\..\admin
---- response_body eval
-::ok_body('/user\..\admin')
---- error_code: 200
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
 
 
 
-=== TEST 56: prefix mode HAZARD: /user%5c..%5cadmin is allowed, forwarded re-encoded
+=== TEST 56: prefix mode: /user%5c..%5cadmin is refused (unsafe_path)
 --- http_config eval
 $::PREFIX
 --- request
 GET /gh/user%5c..%5cadmin
---- response_body eval
-::ok_body('/user%5C..%5Cadmin')
---- error_code: 200
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
 
 
 
-=== TEST 57: prefix mode HAZARD: Tomcat-style /user/..;/admin is allowed and forwarded
+=== TEST 57: prefix mode: Tomcat-style /user/..;/admin is refused (unsafe_path)
 --- http_config eval
 $::PREFIX
 --- request
 GET /gh/user/..;/admin
---- response_body eval
-::ok_body('/user/..;/admin')
---- error_code: 200
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
 
 
 
@@ -640,3 +643,405 @@ GET /gh/user
 --- response_body eval
 ::ok_body("/user")
 --- error_code: 200
+
+
+
+=== TEST 65: full mode: raw backslashes never matches a scope (unsafe_path)
+--- request
+GET /gh/repos/octo/public/..\victim\private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 66: full mode: %5C never matches a scope (unsafe_path)
+--- request
+GET /gh/repos/octo/public/%5C..%5Cprivate
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 67: full mode: %5c never matches a scope (unsafe_path)
+--- request
+GET /gh/repos/octo/public/%5c..%5cprivate
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 68: full mode: double-encoded %255c never matches a scope (unsafe_path)
+--- request
+GET /gh/repos/octo/public/%255c..%255cprivate
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 69: full mode: ..; segments never matches a scope (unsafe_path)
+--- request
+GET /gh/repos/octo/public/..;/..;/private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 70: full mode: .; segment never matches a scope (unsafe_path)
+--- request
+GET /gh/repos/octo/public/.;/x
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 71: full mode: ..;jsessionid=x never matches a scope (unsafe_path)
+--- request
+GET /gh/repos/octo/public/..;jsessionid=x/private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 72: full mode: %2e%2e; never matches a scope (unsafe_path)
+--- request
+GET /gh/repos/octo/public/%2e%2e;/private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 73: full mode: %2E%2E%3B never matches a scope (unsafe_path)
+--- request
+GET /gh/repos/octo/public/%2E%2E%3B/private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 74: full mode: ..%3bx never matches a scope (unsafe_path)
+--- request
+GET /gh/repos/octo/public/..%3bx/private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 75: full mode: double-encoded %252e%252e never matches a scope (unsafe_path)
+--- request
+GET /gh/repos/octo/public/%252e%252e/private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 76: full mode: double-encoded %252e%252e%253b never matches a scope (unsafe_path)
+--- request
+GET /gh/repos/octo/public/%252e%252e%253b/private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 77: full mode: double-encoded %252f never matches a scope (unsafe_path)
+--- request
+GET /gh/repos/octo/public/x%252fprivate
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 78: full mode: IIS %u escape never matches a scope (unsafe_path)
+--- request
+GET /gh/repos/octo/public/%25u002e%25u002e/private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 79: full mode: three dots never matches a scope (unsafe_path)
+--- request
+GET /gh/repos/octo/public/.../private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 80: prefix mode: raw backslashes never matches a scope (unsafe_path)
+--- http_config eval
+$::PREFIX
+--- request
+GET /gh/repos/octo/public/..\victim\private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 81: prefix mode: %5C never matches a scope (unsafe_path)
+--- http_config eval
+$::PREFIX
+--- request
+GET /gh/repos/octo/public/%5C..%5Cprivate
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 82: prefix mode: %5c never matches a scope (unsafe_path)
+--- http_config eval
+$::PREFIX
+--- request
+GET /gh/repos/octo/public/%5c..%5cprivate
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 83: prefix mode: double-encoded %255c never matches a scope (unsafe_path)
+--- http_config eval
+$::PREFIX
+--- request
+GET /gh/repos/octo/public/%255c..%255cprivate
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 84: prefix mode: ..; segments never matches a scope (unsafe_path)
+--- http_config eval
+$::PREFIX
+--- request
+GET /gh/repos/octo/public/..;/..;/private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 85: prefix mode: .; segment never matches a scope (unsafe_path)
+--- http_config eval
+$::PREFIX
+--- request
+GET /gh/repos/octo/public/.;/x
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 86: prefix mode: ..;jsessionid=x never matches a scope (unsafe_path)
+--- http_config eval
+$::PREFIX
+--- request
+GET /gh/repos/octo/public/..;jsessionid=x/private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 87: prefix mode: %2e%2e; never matches a scope (unsafe_path)
+--- http_config eval
+$::PREFIX
+--- request
+GET /gh/repos/octo/public/%2e%2e;/private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 88: prefix mode: %2E%2E%3B never matches a scope (unsafe_path)
+--- http_config eval
+$::PREFIX
+--- request
+GET /gh/repos/octo/public/%2E%2E%3B/private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 89: prefix mode: ..%3bx never matches a scope (unsafe_path)
+--- http_config eval
+$::PREFIX
+--- request
+GET /gh/repos/octo/public/..%3bx/private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 90: prefix mode: double-encoded %252e%252e never matches a scope (unsafe_path)
+--- http_config eval
+$::PREFIX
+--- request
+GET /gh/repos/octo/public/%252e%252e/private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 91: prefix mode: double-encoded %252e%252e%253b never matches a scope (unsafe_path)
+--- http_config eval
+$::PREFIX
+--- request
+GET /gh/repos/octo/public/%252e%252e%253b/private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 92: prefix mode: double-encoded %252f never matches a scope (unsafe_path)
+--- http_config eval
+$::PREFIX
+--- request
+GET /gh/repos/octo/public/x%252fprivate
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 93: prefix mode: IIS %u escape never matches a scope (unsafe_path)
+--- http_config eval
+$::PREFIX
+--- request
+GET /gh/repos/octo/public/%25u002e%25u002e/private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 94: prefix mode: three dots never matches a scope (unsafe_path)
+--- http_config eval
+$::PREFIX
+--- request
+GET /gh/repos/octo/public/.../private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 95: the issue's example: POST /repos/acme/..\\victim\\private/issues/1/labels passes no [^/]+ scope
+--- more_headers eval
+"Authorization: Bearer " . ::mint(credential => $::C, allowed => ['POST /repos/acme/[^/]+/issues/\\d+/labels'])
+--- request
+POST /gh/repos/acme/..\victim\private/issues/1/labels
+--- error_code: 403
+--- response_body_unlike: auth=
+
+
+
+=== TEST 96: the issue's example: GET /repos/..;/..;/issues passes no [^/]+/[^/]+ scope
+--- more_headers eval
+"Authorization: Bearer " . ::mint(credential => $::C, allowed => ['GET /repos/[^/]+/[^/]+/issues'])
+--- request
+GET /gh/repos/..;/..;/issues
+--- error_code: 403
+--- response_body_unlike: auth=
+--- response_headers
+WWW-Authenticate: Bearer realm="magic-token", error="insufficient_scope"
+
+
+
+=== TEST 97: the same scope still allows a normal path with ";" parameters and dots inside names
+--- more_headers eval
+"Authorization: Bearer " . ::mint(credential => $::C, allowed => ['GET /repos/[^/]+/[^/]+/issues'])
+--- request
+GET /gh/repos/octo.js/..x;y/issues
+--- response_body eval
+::ok_body("/repos/octo.js/..x;y/issues")
+--- error_code: 200
+
+
+
+=== TEST 98: magic_token_path_check off (per location) lets an upstream that reads "\\" literally get it
+--- config
+    location /gh/ {
+        magic_token on;
+        magic_token_key $TEST_NGINX_KEYS/private.pem;
+        magic_token_scope_uri $gh_path;
+        magic_token_path_check off;
+        proxy_set_header Authorization "Bearer $magic_token_credential";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT/;
+    }
+--- request
+GET /gh/repos/octo/public/a\b
+--- response_body eval
+::ok_body('/repos/octo/public/a\\b')
+--- error_code: 200
+
+
+
+=== TEST 99: a token without scope claims (scopes optional) is still refused an unsafe path: it would leave the location's base path
+--- config
+    location /gh/ {
+        magic_token on;
+        magic_token_key $TEST_NGINX_KEYS/private.pem;
+        magic_token_scope_uri $gh_path;
+        magic_token_scope_required off;
+        proxy_set_header Authorization "Bearer $magic_token_credential";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT/base/;
+    }
+--- more_headers eval
+"Authorization: Bearer " . ::mint(credential => $::C)
+--- request
+GET /gh/..;/admin
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path

@@ -11,6 +11,30 @@ our %tok;
 our $C = 'ghp_RedirectCred';
 $tok{t} = mint(credential => $C, allowed => ['* /.*']);
 
+# A content handler in a named location forwards the URI as the client
+# sent it: nginx -t says so.
+{
+    my $named = sub { my $extra = shift; <<"_EOC_" };
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_UPSTREAM_PORT};
+        location /api/ { try_files /nonexistent \@api; }
+        location \@api {
+            magic_token on;
+            magic_token_key $ENV{TEST_NGINX_KEYS}/private.pem;
+            $extra
+            proxy_pass http://127.0.0.1:1;
+        }
+    }
+_EOC_
+    my ($rc, $err) = nginx_config_check($named->(''));
+    Test::More::is($rc, 0, 'nginx -t accepts magic_token in a named location');
+    Test::More::like($err, qr/\[warn\].*"magic_token" in named location "\@api".*raw path is not exactly \$uri are refused/,
+                     'nginx -t warns that the raw URI is forwarded');
+    ($rc, $err) = nginx_config_check($named->('magic_token_path_check off;'));
+    Test::More::like($err, qr/\[warn\].*named location "\@api".*not the \$uri that scopes are checked against/,
+                     'and warns louder with magic_token_path_check off');
+}
+
 no_shuffle();
 run_tests();
 
@@ -168,3 +192,83 @@ GET /a/x
 --- error_code: 200
 --- response_body eval
 "auth=[Bearer $::C] method=GET uri=/a/x\n"
+
+
+
+=== TEST 8: named location: a request whose raw path is $uri is checked and forwarded as is
+--- config
+    location /api/ { try_files /nonexistent @api; }
+    location @api {
+        magic_token on;
+        magic_token_key $TEST_NGINX_KEYS/private.pem;
+        proxy_set_header Authorization "Bearer $magic_token_credential";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+--- more_headers eval
+"Authorization: Bearer " . ::mint(credential => $::C, allowed => ['GET /api/repos/[^/]+/issues'])
+--- request
+GET /api/repos/octo/issues
+--- error_code: 200
+--- response_body eval
+"auth=[Bearer $::C] method=GET uri=/api/repos/octo/issues\n"
+
+
+
+=== TEST 9: named location: dot segments resolved for the check but forwarded raw are refused (unsafe_path)
+--- config
+    location /api/ { try_files /nonexistent @api; }
+    location @api {
+        magic_token on;
+        magic_token_key $TEST_NGINX_KEYS/private.pem;
+        proxy_set_header Authorization "Bearer $magic_token_credential";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+--- more_headers eval
+"Authorization: Bearer " . ::mint(credential => $::C, allowed => ['GET /api/repos/[^/]+/issues'])
+--- request
+GET /api/repos/octo/secrets/%2e%2e/issues
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 10: named location: merged slashes and %-escapes differ from $uri too
+--- config
+    location /api/ { try_files /nonexistent @api; }
+    location @api {
+        magic_token on;
+        magic_token_key $TEST_NGINX_KEYS/private.pem;
+        proxy_set_header Authorization "Bearer $magic_token_credential";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+--- more_headers eval
+my $h = "Authorization: Bearer " . ::mint(credential => $::C, allowed => ['GET /api/.*']);
+[$h, $h]
+--- request eval
+["GET /api//repos/x", "GET /api/%72epos/x"]
+--- error_code eval
+[403, 403]
+--- response_body_like eval
+[qr/403 Forbidden/, qr/403 Forbidden/]
+
+
+
+=== TEST 11: named location with magic_token_path_check off: the hazard, for contrast (upstream gets the raw path)
+--- config
+    location /api/ { try_files /nonexistent @api; }
+    location @api {
+        magic_token on;
+        magic_token_key $TEST_NGINX_KEYS/private.pem;
+        magic_token_path_check off;
+        proxy_set_header Authorization "Bearer $magic_token_credential";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+--- more_headers eval
+"Authorization: Bearer " . ::mint(credential => $::C, allowed => ['GET /api/repos/[^/]+/issues'])
+--- request
+GET /api/repos/octo/secrets/%2e%2e/issues
+--- error_code: 200
+--- response_body eval
+"auth=[Bearer $::C] method=GET uri=/api/repos/octo/secrets/%2e%2e/issues\n"

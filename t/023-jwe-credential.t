@@ -128,7 +128,7 @@ default_config(<<'_EOC_');
         # public key only: verifies, cannot decrypt
         location /public/ {
             magic_token on;
-            magic_token_key $TEST_NGINX_JOSE_DIR/rsa.pub.pem;
+            magic_token_key $TEST_NGINX_JOSE_DIR/rsa.pub.pem credentials;
             proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
         }
 _EOC_

@@ -399,6 +399,14 @@ for my $a (@algs) {
     my @vkey = $hs ? ('--secret', $pub) : ('--key', $pub);
     my $dec = $sign->[1] =~ m{/rsa[34]} ? $sign->[1] : "$K/rsa/private.pem";
 
+    # only the proxy's own keys may sign credential tokens by default
+    unless ($dec eq $sign->[1]) {
+        ($rc, $out, $err) = mt($t, 'verify', @vkey, '--key', $dec, '-');
+        like($err, qr/invalid token: untrusted_key\b/,
+             "$alg: another party's key needs --credentials");
+        push @vkey, '--credentials';
+    }
+
     ($rc, $out, $err) = mt($t, 'verify', @vkey, '--key', $dec,
                            '--method', 'GET', '--path', '/x/42',
                            '--audience', 'api', '-');
@@ -639,11 +647,15 @@ sub refused {
     # the credential is encrypted to the rsa key; other private keys
     # cannot decrypt it
     refused($tok{ES256}, 'decrypt_failed', 'credential to another key',
-            '--key', "$K/ec256/public.pem", '--key', "$K/other/private.pem");
+            '--key', "$K/ec256/public.pem", '--key', "$K/other/private.pem",
+            '--credentials');
 
     my ($out, $err);
-    ($rc, $out, $err) = mt($t, 'verify', '--key', "$K/rsa/public.pem", '-');
-    is($rc, 0, 'a public key verifies the signature');
+    refused($t, 'untrusted_key', 'a public key alone: not the proxy\'s own',
+            '--key', "$K/rsa/public.pem");
+    ($rc, $out, $err) = mt($t, 'verify', '--key', "$K/rsa/public.pem",
+                           '--credentials', '-');
+    is($rc, 0, 'a public key marked --credentials verifies the signature');
     like($out, qr/credential\s+not checked \(no private key\)/,
          'and says the credential was not checked');
 
@@ -740,6 +752,7 @@ SKIP: {
         is($prc, 0, "$lib mints $alg") or diag($perr);
 
         my ($rc, $out, $err) = mt($t, 'verify', @vkey, '--key', $rsa,
+                                  '--credentials',
                                   '--method', 'GET', '--path', '/x/1',
                                   '--show-credential', '-');
         is($rc, 0, "$lib $alg: magic-token verify") or diag($err);
@@ -756,7 +769,8 @@ SKIP: {
 
     refused($res[2][1], 'invalid_claims', 'exp as a string', '--key', $pub);
     refused($res[3][1], 'invalid_claims',
-            'an allowed regex that does not compile', '--key', $pub);
+            'an allowed regex that does not compile', '--key', $pub,
+            '--credentials');
 }
 
 # ---------------------------------------------------------------------
@@ -788,7 +802,7 @@ SKIP: {
         }
         location /ed/ {
             magic_token on;
-            magic_token_key $K/ed/jwks.json;
+            magic_token_key $K/ed/jwks.json credentials;
             magic_token_key $K/rsa/private.pem;
             magic_token_audience api;
             proxy_set_header X-Cred \$magic_token_credential;
@@ -796,7 +810,7 @@ SKIP: {
         }
         location /hs/ {
             magic_token on;
-            magic_token_secret $K/hs/secret;
+            magic_token_secret $K/hs/secret credentials;
             magic_token_key $K/rsa/private.pem;
             proxy_set_header X-Cred \$magic_token_credential;
             proxy_pass http://127.0.0.1:@{[$port + 1]}/;

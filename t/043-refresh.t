@@ -13,7 +13,8 @@ use File::Path qw(make_path);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use JSON::PP;
-use MIME::Base64 qw(decode_base64);
+use Digest::SHA qw(hmac_sha256);
+use MIME::Base64 qw(decode_base64 encode_base64url);
 use Test::More;
 
 use FindBin;
@@ -36,10 +37,18 @@ make_path("$prefix/conf/keys", "$prefix/logs");
 system($python, "$root/t/tools/mtmint.py", 'keygen', "$prefix/conf/keys") == 0
     or BAIL_OUT('keygen failed');
 
+# a Lockbox-style secret shared with other services, trusted by the
+# same locations (for tokens without credentials)
+my $shared = 'shared-with-other-services-' . ('s' x 16);
+open my $sf, '>', "$prefix/conf/keys/shared.secret" or die $!;
+print $sf $shared;
+close $sf;
+
 open my $fh, '>', "$prefix/conf/nginx.conf" or die $!;
 print $fh <<"EOF";
 @{[ standalone_head($prefix) ]}
     magic_token_key keys/private.pem;
+    magic_token_secret keys/shared.secret;
     map \$uri \$api_path { "~(?s)^/api(?<p>/.*)\\z" \$p; default ""; }
     server {
         listen 127.0.0.1:$port;
@@ -197,7 +206,39 @@ $r = http('POST', '/mint-norefresh', $json->encode({
 is($r->{status}, 400, 'refresh not enabled');
 like($r->{body}, qr/magic_token_issuer_refresh_ttl/, 'says how to enable');
 
+# whoever holds the shared secret wraps the credential ciphertext of
+# somebody else's token into tokens of their own making
+sub hs256 {
+    my ($claims) = @_;
+    my $si = encode_base64url('{"alg":"HS256","typ":"JWT"}') . '.'
+             . encode_base64url($json->encode($claims));
+    return $si . '.' . encode_base64url(hmac_sha256($si, $shared));
+}
+
+my $forged = claims($a->{refresh_token});
+$forged->{mt_refresh}{allowed} = ['* /.*'];
+$forged->{exp} = time + 3600;
+$r = http('POST', '/mint', $json->encode({ refresh_token => hs256($forged) }));
+is($r->{status}, 400,
+   'a refresh grant signed with another key of the location is refused');
+like($r->{body}, qr/invalid refresh token \(untrusted_key\)/, 'with a reason');
+
+my $wide = claims($a->{access_token});
+$wide->{allowed} = ['* /.*'];
+$r = http('GET', '/api/admin', undef, hs256($wide));
+is($r->{status}, 401,
+   'an access token around a copied credential, signed with the shared '
+   . 'secret, is refused');
+unlike($r->{body}, qr/cred-1/, 'and the credential is not forwarded');
+
+my $nocred = claims($a->{access_token});
+delete $nocred->{token};
+$r = http('GET', '/api/user', undef, hs256($nocred));
+is($r->{status}, 200, 'the shared secret still signs tokens without a '
+   . 'credential');
+
 my $log = do { local (@ARGV, $/) = "$prefix/logs/error.log"; <> };
+like($log, qr/denied: untrusted_key/, 'logged as untrusted_key');
 unlike($log, qr/cred-1/, 'no credential in the error log');
 unlike($log, qr/\Q$a->{refresh_token}\E/, 'no refresh token in the log');
 

@@ -273,13 +273,66 @@ main(void)
         json_object_set_new(claims, "token", credential(proxy, "x"));
         token = mint(claims);
         is_int(mt_token_verify(&t, pub, token, strlen(token), NOW, 0,
+                               MT_MATCH_PREFIX), MT_ERR_UNTRUSTED_KEY,
+               "another party's public key: no credential tokens");
+        mt_token_clear(&t);
+
+        add_pkey(pub, pk, 1);
+        is_int(mt_token_verify(&t, pub, token, strlen(token), NOW, 0,
                                MT_MATCH_PREFIX), MT_OK,
-               "the public key verifies");
+               "... unless its private half is in the set");
+        mt_token_clear(&t);
+        mt_keyset_free(pub);
+
+        pub = mt_keyset_new();
+        add_pkey(pub, pk, 0);
+        mt_keyset_trust_credentials(pub, 0);
+        is_int(mt_token_verify(&t, pub, token, strlen(token), NOW, 0,
+                               MT_MATCH_PREFIX), MT_OK,
+               "... or it is marked for credentials");
         is_int(mt_token_decrypt(&t, pub), MT_ERR_DECRYPT,
                "... and cannot decrypt");
         mt_token_clear(&t);
         free(token);
         mt_keyset_free(pub);
+    }
+
+    /*
+     * A secret shared with other services: whoever holds it could wrap
+     * a credential ciphertext copied from a real token into a token of
+     * their own with wider scopes.
+     */
+    {
+        char          *payload, *p;
+        mt_keyset_t   *shared;
+        static const unsigned char  secret[] =
+            "0123456789abcdef0123456789abcdef";
+
+        shared = mt_keyset_new();
+        mt_keyset_add_secret(shared, secret, 32, NULL, 0, NULL, 0);
+
+        claims = base_claims();
+        json_object_set_new(claims, "token", credential(proxy, "x"));
+        json_object_set_new(claims, "allowed", json_pack("[s]", "* .*"));
+        payload = json_dumps(claims, JSON_COMPACT);
+        p = make_jws(mt_keyset_get(shared, 0), MT_ALG_HS256,
+                     "{\"alg\":\"HS256\"}", payload);
+        json_decref(claims);
+
+        is_int(mt_token_verify(&t, shared, p, strlen(p), NOW, 0,
+                               MT_MATCH_PREFIX), MT_ERR_UNTRUSTED_KEY,
+               "HMAC secret: a credential token is untrusted_key");
+        mt_token_clear(&t);
+
+        mt_keyset_trust_credentials(shared, 0);
+        is_int(mt_token_verify(&t, shared, p, strlen(p), NOW, 0,
+                               MT_MATCH_PREFIX), MT_OK,
+               "... unless the secret is marked for credentials");
+        mt_token_clear(&t);
+
+        free(payload);
+        free(p);
+        mt_keyset_free(shared);
     }
 
     claims = base_claims();

@@ -1,0 +1,125 @@
+/*
+ * Copyright (C) 2026 The ngx_http_magic_token_module authors.
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * Paths that nginx and an upstream may read differently.  The path
+ * checked here has been decoded once and its "." and ".." segments
+ * resolved by nginx; what is left in it that another parser may still
+ * turn into a separator or a dot segment is refused:
+ *
+ *   - a backslash, raw or as %5C: IIS and many Windows stacks read
+ *     "\" as "/";
+ *   - %2F, a "/" encoded twice (for stacks that decode twice), and
+ *     IIS's %uXXXX escapes;
+ *   - a segment made only of dots (and spaces, which Windows trims),
+ *     once its path parameters (";...") are cut and %XX is decoded
+ *     once more: Tomcat and Spring read "..;x" as "..", a stack that
+ *     decodes twice reads "%2e%2e" as "..".
+ *
+ * A scope regex such as [^/]+ matches every one of these, while the
+ * upstream would climb out of the segment the scope meant.
+ */
+
+#include "mt_core.h"
+
+
+static int
+mt_path_hex(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return -1;
+}
+
+
+/* the byte at p[*i], %XX decoded (and *i moved past it) */
+static unsigned char
+mt_path_byte(const char *p, size_t len, size_t *i)
+{
+    int  hi, lo;
+
+    if (p[*i] == '%' && *i + 2 < len) {
+        hi = mt_path_hex((unsigned char) p[*i + 1]);
+        lo = mt_path_hex((unsigned char) p[*i + 2]);
+
+        if (hi >= 0 && lo >= 0) {
+            *i += 2;
+            return (unsigned char) (hi << 4 | lo);
+        }
+    }
+
+    return (unsigned char) p[*i];
+}
+
+
+/* ".", "..", "...", ". .", "..;x", "%2e%2e%3bx": dots before any ";" */
+static int
+mt_path_dot_segment(const char *seg, size_t len)
+{
+    size_t         i, dots;
+    unsigned char  c;
+
+    dots = 0;
+
+    for (i = 0; i < len; i++) {
+        c = mt_path_byte(seg, len, &i);
+
+        if (c == ';') {
+            break;
+        }
+
+        if (c == '.') {
+            dots++;
+
+        } else if (c != ' ') {
+            return 0;
+        }
+    }
+
+    return dots > 0;
+}
+
+
+mt_err_t
+mt_path_check(const char *path, size_t len)
+{
+    size_t         i, seg, start;
+    unsigned char  c;
+
+    seg = 0;
+
+    for (i = 0; i <= len; i++) {
+        if (i == len || path[i] == '/') {
+            if (mt_path_dot_segment(path + seg, i - seg)) {
+                return MT_ERR_UNSAFE_PATH;
+            }
+
+            seg = i + 1;
+            continue;
+        }
+
+        if (path[i] == '%' && i + 1 < len
+            && (path[i + 1] == 'u' || path[i + 1] == 'U'))
+        {
+            return MT_ERR_UNSAFE_PATH;
+        }
+
+        start = i;
+        c = mt_path_byte(path, len, &i);
+
+        /* a raw "/" ends a segment above; a decoded one is %2F */
+        if (c == '\\' || (c == '/' && i != start)) {
+            return MT_ERR_UNSAFE_PATH;
+        }
+    }
+
+    return MT_OK;
+}

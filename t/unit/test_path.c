@@ -1,0 +1,94 @@
+/*
+ * Copyright (C) 2026 The ngx_http_magic_token_module authors.
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * mt_path_check: paths (as nginx decoded and normalized them) that an
+ * upstream may still read with other separators or dot segments.
+ */
+
+#include "mt_core.h"
+#include "tap.h"
+
+
+static const char  *unsafe[] = {
+    /* backslashes: IIS and Windows stacks read them as "/" */
+    "/repos/acme/..\\victim\\private/issues/1/labels",
+    "\\",
+    "/a\\b",
+    "/a%5Cb",
+    "/a%5cb",
+    /* dot segments with path parameters: Tomcat, Spring */
+    "/repos/..;/..;/issues",
+    "/..;",
+    "/.;/admin",
+    "/a/..;jsessionid=x/b",
+    "/a/.;x",
+    "/a/%2e%2e;/b",
+    "/a/%2E%2E%3B/b",
+    "/a/..%3bx/b",
+    "/a/.%2e;/b",
+    /* dots decoded once more (double decoding), Windows trimming */
+    "/a/%2e%2e/b",
+    "/a/%2e/b",
+    "/a/.../b",
+    "/a/.. /b",
+    "/a/. ./b",
+    "/a/%2e%2e",
+    "..",
+    ".",
+    /* a double-encoded "/", IIS %u escapes */
+    "/a%2fb",
+    "/a%2Fb",
+    "/a/%u002e%u002e/b",
+    "/a/%U2215",
+};
+
+static const char  *safe[] = {
+    "",
+    "/",
+    "/user",
+    "/repos/acme/api/issues/1/labels",
+    "/a/b;c",
+    "/a/b;/c",
+    "/a/.b",
+    "/a/b.",
+    "/a/..b",
+    "/a/b../c",
+    "/a/.well-known/x",
+    "/a/%2e%2eb",
+    "/a/%25",
+    "/a/%",
+    "/a/%2",
+    "/a/%zz",
+    "/a/%3b",
+    "/a/ /b",
+    "/a/u%20",
+    "/files/%C3%A9t%C3%A9",
+    "/a//b",
+};
+
+
+int
+main(void)
+{
+    size_t  i;
+
+    plan((int) (sizeof(unsafe) / sizeof(unsafe[0]))
+         + (int) (sizeof(safe) / sizeof(safe[0])) + 2);
+
+    for (i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++) {
+        is_int(mt_path_check(unsafe[i], strlen(unsafe[i])),
+               MT_ERR_UNSAFE_PATH, "unsafe: %s", unsafe[i]);
+    }
+
+    for (i = 0; i < sizeof(safe) / sizeof(safe[0]); i++) {
+        is_int(mt_path_check(safe[i], strlen(safe[i])), MT_OK, "safe: %s",
+               safe[i]);
+    }
+
+    /* explicit lengths: nothing is read past them */
+    is_int(mt_path_check("/a/..;", 3), MT_OK, "length respected (/a/)");
+    is_int(mt_path_check("/a/%5", 4), MT_OK, "a cut %%XX is not decoded");
+
+    return tap_exit();
+}
