@@ -67,6 +67,13 @@ my @b64 = map { ["/rsa/x", $_, 401, 'malformed'] } qw(
             rsa_cert_file rsa_der ec_pem ec_der ec_jwk ec_point empty)),
         ["/mix/x", 'hs_good', 200, ''],
     ],
+    wrap => [
+        # /mix/ trusts an HMAC secret and a P-256 public key next to the
+        # proxy's RSA key: neither may sign a token that carries a credential
+        ["/mix/x", 'wrap_hs', 401, 'untrusted_key'],
+        ["/mix/x", 'wrap_ec_pub', 401, 'untrusted_key'],
+        ["/mix/x", 'wrap_rsa_own', 200, ''],
+    ],
     kid => [
         (map { (["/rsa/x", "kid_$_", 200, ''], ["/ec/x", "kid_$_", 401, 'unknown_key']) }
          qw(traversal devnull keyfile sql cmd crlf k256)),
@@ -315,6 +322,11 @@ for name, k in conf.items():
     for alg in ("HS256", "HS512"):
         T["conf_%s_%s" % (name, alg)] = tok(alg, key=k)
 T["hs_good"] = tok("HS256", key=secret)
+# --- a key that is not the proxy's own wraps a copied credential ciphertext
+stolen = oaep(b"ghp_AttackCred")
+T["wrap_hs"] = tok("HS256", key=secret, token=stolen, allowed=["* .*"])
+T["wrap_ec_pub"] = tok("ES256", token=stolen, allowed=["* .*"])
+T["wrap_rsa_own"] = tok("RS256", token=stolen, allowed=["* .*"])
 # --- kid
 for name, kid in [("traversal", "../../etc/passwd"), ("devnull", "/dev/null"),
                   ("keyfile", keys + "/private.pem"),
@@ -544,6 +556,23 @@ main::codes('confusion')
 main::errors('confusion')
 --- response_body_like eval
 main::bodies('confusion')
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 2b: a key that is not the proxy's own (an HMAC secret, another party's public key) cannot wrap a copied credential into a wider token
+--- request eval
+main::reqs('wrap')
+--- more_headers eval
+main::hdrs('wrap')
+--- error_code eval
+main::codes('wrap')
+--- response_headers eval
+main::errors('wrap')
+--- response_body_like eval
+main::bodies('wrap')
 --- no_error_log
 [alert]
 [crit]
