@@ -193,6 +193,9 @@ typedef struct {
  * Verify a compact JWS with a key of ks (chosen by kid when present,
  * otherwise every key fitting the alg is tried) and parse its claims.
  * Rejects alg none, unknown algs, crit and jwk/jku/x5u/x5c headers.
+ * Segments are unpadded base64url, or all padded with the exact '='
+ * their lengths need (old google-auth); the signature covers the bytes
+ * as sent.
  * Does not check exp/nbf: see mt_claims_check().
  */
 mt_err_t mt_jws_verify(mt_jws_t *jws, const mt_keyset_t *ks,
@@ -215,7 +218,8 @@ mt_err_t mt_jws_sign(const mt_key_t *key, mt_alg_t alg,
 
 /*
  * exp is required and must be an integer; nbf and iat, when present,
- * must be integers.  leeway applies to exp and nbf.
+ * must be integers.  leeway applies to exp, nbf and iat: an iat in the
+ * future gives MT_ERR_NOT_YET_VALID, as an nbf does.
  */
 mt_err_t mt_claims_check(const json_t *claims, int64_t now, int64_t leeway);
 
