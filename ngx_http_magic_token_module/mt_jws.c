@@ -148,7 +148,9 @@ mt_jws_verify_signature(const mt_key_t *key, mt_alg_t alg,
     unsigned char  *der;
     unsigned char   mac[EVP_MAX_MD_SIZE];
 
-    if (!mt_key_fits_alg(key, alg)) {
+    if (!mt_key_fits_alg(key, alg)
+        || !mt_key_allows_op(key, MT_KEY_OP_VERIFY))
+    {
         return MT_ERR_UNKNOWN_KEY;
     }
 
@@ -237,7 +239,9 @@ mt_jws_sign(const mt_key_t *key, mt_alg_t alg, const unsigned char *input,
     unsigned char         der[MT_MAX_SIG_LEN];
     const unsigned char  *p;
 
-    if (!mt_key_fits_alg(key, alg) || !mt_key_has_private(key)) {
+    if (!mt_key_fits_alg(key, alg) || !mt_key_has_private(key)
+        || !mt_key_allows_op(key, MT_KEY_OP_SIGN))
+    {
         return MT_ERR_UNKNOWN_KEY;
     }
 
@@ -525,7 +529,9 @@ mt_jws_verify(mt_jws_t *jws, const mt_keyset_t *ks, const char *token,
             continue;
         }
 
-        if (!mt_key_fits_alg(key, jws->alg)) {
+        if (!mt_key_fits_alg(key, jws->alg)
+            || !mt_key_allows_op(key, MT_KEY_OP_VERIFY))
+        {
             continue;
         }
 
