@@ -1282,10 +1282,9 @@ mt_jwk_key_ops(mt_jwk_ctx_t *ctx, const json_t *jwk, unsigned *ops)
 }
 
 
-/* "key_ops" against "use" and "alg"; only one kind marks the key */
+/* "key_ops" against "use" and "alg": one kind of operations only */
 static mt_err_t
-mt_jwk_check_ops(mt_jwk_ctx_t *ctx, unsigned ops, int *use_sig,
-    int *use_enc)
+mt_jwk_check_ops(mt_jwk_ctx_t *ctx, unsigned ops, int for_sig, int for_enc)
 {
     if (ops == 0) {
         return MT_OK;
@@ -1296,19 +1295,15 @@ mt_jwk_check_ops(mt_jwk_ctx_t *ctx, unsigned ops, int *use_sig,
                             "signature and encryption operations");
     }
 
-    if (*use_enc && (ops & MT_KEY_OPS_SIG)) {
+    if (for_enc && (ops & MT_KEY_OPS_SIG)) {
         return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "\"key_ops\" with "
                             "signature operations for an encryption key");
     }
 
-    if (*use_sig && (ops & ~MT_KEY_OPS_SIG)) {
+    if (for_sig && (ops & ~MT_KEY_OPS_SIG)) {
         return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "\"key_ops\" with "
                             "encryption operations for a signature key");
     }
-
-    /* as "use" would: an encryption-only key never verifies */
-    *use_sig = *use_sig || (ops & MT_KEY_OPS_SIG);
-    *use_enc = *use_enc || (ops & ~MT_KEY_OPS_SIG);
 
     return MT_OK;
 }
@@ -1415,21 +1410,22 @@ mt_jwk_parse(mt_jwk_ctx_t *ctx, const json_t *jwk, mt_key_t **out)
         }
     }
 
-    /* "key_ops": a signature "alg" pin counts as "use":"sig" here */
+    /* "key_ops", checked against "use" and the "alg" pins */
 
     rc = mt_jwk_key_ops(ctx, jwk, &ops);
     if (rc != MT_OK) {
         return rc;
     }
 
-    r = use_sig || sig_alg != MT_ALG_NONE;
-
-    rc = mt_jwk_check_ops(ctx, ops, &r, &use_enc);
+    rc = mt_jwk_check_ops(ctx, ops, use_sig || sig_alg != MT_ALG_NONE,
+                          use_enc);
     if (rc != MT_OK) {
         return rc;
     }
 
+    /* as "use" would: one kind of operations only marks the key */
     use_sig = use_sig || (ops & MT_KEY_OPS_SIG);
+    use_enc = use_enc || (ops & ~MT_KEY_OPS_SIG);
 
     /* "kid" */
 
