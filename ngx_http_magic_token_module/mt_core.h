@@ -147,7 +147,10 @@ mt_err_t mt_keyset_add_pem(mt_keyset_t *ks, const char *pem, size_t len,
 mt_err_t mt_keyset_add_file(mt_keyset_t *ks, const char *path,
     char *errbuf, size_t errlen);
 
-/* JSON Web Key or JWK Set (RFC 7517) */
+/*
+ * JSON Web Key or JWK Set (RFC 7517), all or nothing: "use", "alg" and
+ * "key_ops" honoured; two keys with the same kid and type refused.
+ */
 mt_err_t mt_keyset_add_jwks(mt_keyset_t *ks, const char *json, size_t len,
     const char *source, char *errbuf, size_t errlen);
 
@@ -156,11 +159,36 @@ mt_err_t mt_keyset_add_secret(mt_keyset_t *ks, const unsigned char *secret,
     size_t len, const char *kid, size_t kid_len, char *errbuf,
     size_t errlen);
 
+/*
+ * The same, pinned to one HS algorithm (alg MT_ALG_NONE: any of them).
+ * A key with the kid and type of a key already in ks is refused.
+ */
+mt_err_t mt_keyset_add_hmac(mt_keyset_t *ks, const unsigned char *secret,
+    size_t len, const char *kid, size_t kid_len, mt_alg_t alg, char *errbuf,
+    size_t errlen);
+
 /* alg name (as in a JOSE header) to mt_alg_t; MT_ALG_NONE if unknown */
 mt_alg_t mt_alg_from_name(const char *name, size_t len);
 const char *mt_alg_name(mt_alg_t alg);
 
-/* does this key verify tokens with this alg? (key type, curve, alg pin) */
+/*
+ * JWK "key_ops" (RFC 7517 section 4.3).  A key without key_ops allows
+ * every operation its type, "use" and "alg" allow.
+ */
+#define MT_KEY_OP_SIGN          0x01
+#define MT_KEY_OP_VERIFY        0x02
+#define MT_KEY_OP_ENCRYPT       0x04
+#define MT_KEY_OP_DECRYPT       0x08
+#define MT_KEY_OP_WRAP_KEY      0x10
+#define MT_KEY_OP_UNWRAP_KEY    0x20
+#define MT_KEY_OP_DERIVE_KEY    0x40
+#define MT_KEY_OP_DERIVE_BITS   0x80
+
+/* does key_ops allow any of ops? */
+int mt_key_allows_op(const mt_key_t *key, unsigned ops);
+
+/* is this a signature key for this alg? (key type, curve, alg pin, and
+ * key_ops naming "sign" or "verify" if present); see mt_key_allows_op */
 int mt_key_fits_alg(const mt_key_t *key, mt_alg_t alg);
 int mt_key_has_private(const mt_key_t *key);
 mt_kty_t mt_key_type(const mt_key_t *key);
@@ -204,6 +232,9 @@ typedef struct {
  * Verify a compact JWS with a key of ks (chosen by kid when present,
  * otherwise every key fitting the alg is tried) and parse its claims.
  * Rejects alg none, unknown algs, crit and jwk/jku/x5u/x5c headers.
+ * Segments are unpadded base64url, or all padded with the exact '='
+ * their lengths need (old google-auth); the signature covers the bytes
+ * as sent.
  * Does not check exp/nbf: see mt_claims_check().
  */
 mt_err_t mt_jws_verify(mt_jws_t *jws, const mt_keyset_t *ks,
@@ -226,7 +257,8 @@ mt_err_t mt_jws_sign(const mt_key_t *key, mt_alg_t alg,
 
 /*
  * exp is required and must be an integer; nbf and iat, when present,
- * must be integers.  leeway applies to exp and nbf.
+ * must be integers.  leeway applies to exp, nbf and iat: an iat in the
+ * future gives MT_ERR_NOT_YET_VALID, as an nbf does.
  */
 mt_err_t mt_claims_check(const json_t *claims, int64_t now, int64_t leeway);
 

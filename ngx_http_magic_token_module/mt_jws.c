@@ -148,7 +148,9 @@ mt_jws_verify_signature(const mt_key_t *key, mt_alg_t alg,
     unsigned char  *der;
     unsigned char   mac[EVP_MAX_MD_SIZE];
 
-    if (!mt_key_fits_alg(key, alg)) {
+    if (!mt_key_fits_alg(key, alg)
+        || !mt_key_allows_op(key, MT_KEY_OP_VERIFY))
+    {
         return MT_ERR_UNKNOWN_KEY;
     }
 
@@ -237,7 +239,9 @@ mt_jws_sign(const mt_key_t *key, mt_alg_t alg, const unsigned char *input,
     unsigned char         der[MT_MAX_SIG_LEN];
     const unsigned char  *p;
 
-    if (!mt_key_fits_alg(key, alg) || !mt_key_has_private(key)) {
+    if (!mt_key_fits_alg(key, alg) || !mt_key_has_private(key)
+        || !mt_key_allows_op(key, MT_KEY_OP_SIGN))
+    {
         return MT_ERR_UNKNOWN_KEY;
     }
 
@@ -391,11 +395,43 @@ mt_jws_check_header(mt_jws_t *jws, const char **kid, size_t *kid_len)
 }
 
 
+/*
+ * google-auth before 1.6.3 padded every segment with '='.  A token
+ * that holds a '=' must be padded that way throughout: each segment
+ * 4n characters long, ending in exactly the '=' its length needs.
+ * *n gets the length without the padding; a '=' anywhere else is left
+ * to the strict decoder, which refuses it.
+ */
+static mt_err_t
+mt_jws_unpad(const char *seg, size_t len, int padded, size_t *n)
+{
+    *n = len;
+
+    if (!padded) {
+        return MT_OK;
+    }
+
+    if (len % 4 != 0) {
+        return MT_ERR_MALFORMED;
+    }
+
+    if (len > 0 && seg[len - 1] == '=') {
+        (*n)--;
+
+        if (seg[len - 2] == '=') {
+            (*n)--;
+        }
+    }
+
+    return MT_OK;
+}
+
+
 mt_err_t
 mt_jws_verify(mt_jws_t *jws, const mt_keyset_t *ks, const char *token,
     size_t len)
 {
-    int                   by_kid, tried;
+    int                   by_kid, tried, padded;
     size_t                i, hlen, plen, slen, sig_len, kid_len;
     mt_err_t              rc;
     const char           *dot1, *dot2, *kid;
@@ -425,9 +461,18 @@ mt_jws_verify(mt_jws_t *jws, const mt_keyset_t *ks, const char *token,
         return MT_ERR_MALFORMED;
     }
 
-    hlen = (size_t) (dot1 - token);
-    plen = (size_t) (dot2 - dot1 - 1);
-    slen = len - (size_t) (dot2 + 1 - token);
+    padded = memchr(token, '=', len) != NULL;
+
+    if (mt_jws_unpad(token, (size_t) (dot1 - token), padded, &hlen)
+           != MT_OK
+        || mt_jws_unpad(dot1 + 1, (size_t) (dot2 - dot1 - 1), padded, &plen)
+           != MT_OK
+        || mt_jws_unpad(dot2 + 1, len - (size_t) (dot2 + 1 - token), padded,
+                        &slen)
+           != MT_OK)
+    {
+        return MT_ERR_MALFORMED;
+    }
 
     if (plen == 0 || slen > mt_base64url_encoded_len(MT_MAX_SIG_LEN)) {
         return MT_ERR_MALFORMED;
@@ -484,7 +529,9 @@ mt_jws_verify(mt_jws_t *jws, const mt_keyset_t *ks, const char *token,
             continue;
         }
 
-        if (!mt_key_fits_alg(key, jws->alg)) {
+        if (!mt_key_fits_alg(key, jws->alg)
+            || !mt_key_allows_op(key, MT_KEY_OP_VERIFY))
+        {
             continue;
         }
 

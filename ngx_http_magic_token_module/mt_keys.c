@@ -42,6 +42,7 @@ struct mt_key_s {
     const char     *enc_alg;        /* JWK encryption "alg" pin, or NULL */
     int             credentials;    /* marked: signs credential tokens */
     int             paired;         /* public half of a private key here */
+    unsigned        key_ops;        /* JWK "key_ops", MT_KEY_OP_*; 0: any */
 };
 
 
@@ -150,7 +151,15 @@ mt_keyset_get(const mt_keyset_t *ks, size_t i)
 
 
 int
-mt_key_fits_alg(const mt_key_t *key, mt_alg_t alg)
+mt_key_allows_op(const mt_key_t *key, unsigned ops)
+{
+    return key->key_ops == 0 || (key->key_ops & ops) != 0;
+}
+
+
+/* a signature key of the alg's family, pins respected; key_ops aside */
+static int
+mt_key_fits_family(const mt_key_t *key, mt_alg_t alg)
 {
     if (alg == MT_ALG_NONE || key->use_enc) {
         return 0;
@@ -175,6 +184,14 @@ mt_key_fits_alg(const mt_key_t *key, mt_alg_t alg)
     }
 
     return 0;
+}
+
+
+int
+mt_key_fits_alg(const mt_key_t *key, mt_alg_t alg)
+{
+    return mt_key_fits_family(key, alg)
+           && mt_key_allows_op(key, MT_KEY_OP_SIGN | MT_KEY_OP_VERIFY);
 }
 
 
@@ -278,6 +295,22 @@ mt_keyset_pair(mt_keyset_t *ks, mt_key_t *key)
 }
 
 
+static const char *
+mt_kty_name(mt_kty_t kty)
+{
+    switch (kty) {
+    case MT_KTY_RSA:
+        return "RSA";
+    case MT_KTY_EC:
+        return "EC";
+    case MT_KTY_OKP:
+        return "OKP";
+    default:
+        return "oct";
+    }
+}
+
+
 int
 mt_key_signs_credentials(const mt_key_t *key)
 {
@@ -297,10 +330,43 @@ mt_keyset_trust_credentials(mt_keyset_t *ks, size_t from)
 }
 
 
+/* a key of keys[0..n) with the kid and the key type of key, or NULL */
+static const mt_key_t *
+mt_key_same_kid(mt_key_t *const *keys, size_t n, const mt_key_t *key)
+{
+    size_t  i;
+
+    if (key->kid == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (keys[i]->kty == key->kty
+            && mt_key_kid_is(keys[i], key->kid, key->kid_len))
+        {
+            return keys[i];
+        }
+    }
+
+    return NULL;
+}
+
+
 static mt_err_t
 mt_keyset_push(mt_keyset_t *ks, mt_key_t *key, const char *source,
     char *errbuf, size_t errlen)
 {
+    char  reason[96];
+
+    /* a kid chooses the key: two of one type would make it ambiguous */
+    if (mt_key_same_kid(ks->keys, ks->n, key) != NULL) {
+        snprintf(reason, sizeof(reason), "another %s key has the same kid",
+                 mt_kty_name(key->kty));
+        mt_set_error(errbuf, errlen, source, reason);
+        mt_key_free(key);
+        return MT_ERR_BAD_KEY;
+    }
+
     if (ks->n >= MT_MAX_KEYS) {
         mt_set_error(errbuf, errlen, source, "too many keys");
         mt_key_free(key);
@@ -1201,12 +1267,111 @@ mt_jwk_oct(mt_jwk_ctx_t *ctx, const json_t *jwk, mt_key_t **out)
 }
 
 
+/* RFC 7517 section 4.3 */
+static const struct {
+    const char  *name;
+    unsigned     op;
+} mt_jwk_ops[] = {
+    { "sign", MT_KEY_OP_SIGN }, { "verify", MT_KEY_OP_VERIFY },
+    { "encrypt", MT_KEY_OP_ENCRYPT }, { "decrypt", MT_KEY_OP_DECRYPT },
+    { "wrapKey", MT_KEY_OP_WRAP_KEY }, { "unwrapKey", MT_KEY_OP_UNWRAP_KEY },
+    { "deriveKey", MT_KEY_OP_DERIVE_KEY },
+    { "deriveBits", MT_KEY_OP_DERIVE_BITS }
+};
+
+#define MT_KEY_OPS_SIG  (MT_KEY_OP_SIGN | MT_KEY_OP_VERIFY)
+
+
+/* "key_ops": an array of distinct known operations; *ops 0 if absent */
+static mt_err_t
+mt_jwk_key_ops(mt_jwk_ctx_t *ctx, const json_t *jwk, unsigned *ops)
+{
+    size_t   i, j;
+    json_t  *v, *item;
+    char     q[40];
+
+    *ops = 0;
+
+    v = json_object_get(jwk, "key_ops");
+
+    if (v == NULL) {
+        return MT_OK;
+    }
+
+    if (!json_is_array(v) || json_array_size(v) == 0) {
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "\"key_ops\" is not a "
+                            "non-empty array");
+    }
+
+    json_array_foreach(v, i, item) {
+        if (!json_is_string(item)) {
+            return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "\"key_ops\" holds a "
+                                "value that is not a string");
+        }
+
+        for (j = 0; j < sizeof(mt_jwk_ops) / sizeof(mt_jwk_ops[0]); j++) {
+            if (mt_jwk_string_is(json_string_value(item),
+                                 json_string_length(item),
+                                 mt_jwk_ops[j].name))
+            {
+                break;
+            }
+        }
+
+        if (j == sizeof(mt_jwk_ops) / sizeof(mt_jwk_ops[0])) {
+            return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "unknown \"key_ops\" "
+                                "value %s",
+                                mt_jwk_quote(q, sizeof(q),
+                                             json_string_value(item),
+                                             json_string_length(item)));
+        }
+
+        if (*ops & mt_jwk_ops[j].op) {
+            return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "\"key_ops\" lists "
+                                "\"%s\" twice", mt_jwk_ops[j].name);
+        }
+
+        *ops |= mt_jwk_ops[j].op;
+    }
+
+    return MT_OK;
+}
+
+
+/* "key_ops" against "use" and "alg": one kind of operations only */
+static mt_err_t
+mt_jwk_check_ops(mt_jwk_ctx_t *ctx, unsigned ops, int for_sig, int for_enc)
+{
+    if (ops == 0) {
+        return MT_OK;
+    }
+
+    if ((ops & MT_KEY_OPS_SIG) && (ops & ~MT_KEY_OPS_SIG)) {
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "\"key_ops\" mixes "
+                            "signature and encryption operations");
+    }
+
+    if (for_enc && (ops & MT_KEY_OPS_SIG)) {
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "\"key_ops\" with "
+                            "signature operations for an encryption key");
+    }
+
+    if (for_sig && (ops & ~MT_KEY_OPS_SIG)) {
+        return mt_jwk_error(ctx, MT_ERR_BAD_KEY, "\"key_ops\" with "
+                            "encryption operations for a signature key");
+    }
+
+    return MT_OK;
+}
+
+
 /* one JWK to an unlinked key */
 static mt_err_t
 mt_jwk_parse(mt_jwk_ctx_t *ctx, const json_t *jwk, mt_key_t **out)
 {
     int          r, use_sig, use_enc, has_private;
     size_t       i, len, kid_len, min;
+    unsigned     ops;
     mt_err_t     rc;
     mt_alg_t     sig_alg;
     mt_key_t    *key;
@@ -1301,6 +1466,23 @@ mt_jwk_parse(mt_jwk_ctx_t *ctx, const json_t *jwk, mt_key_t **out)
         }
     }
 
+    /* "key_ops", checked against "use" and the "alg" pins */
+
+    rc = mt_jwk_key_ops(ctx, jwk, &ops);
+    if (rc != MT_OK) {
+        return rc;
+    }
+
+    rc = mt_jwk_check_ops(ctx, ops, use_sig || sig_alg != MT_ALG_NONE,
+                          use_enc);
+    if (rc != MT_OK) {
+        return rc;
+    }
+
+    /* as "use" would: one kind of operations only marks the key */
+    use_sig = use_sig || (ops & MT_KEY_OPS_SIG);
+    use_enc = use_enc || (ops & ~MT_KEY_OPS_SIG);
+
     /* "kid" */
 
     r = mt_jwk_string(jwk, "kid", &kid, &kid_len);
@@ -1356,11 +1538,12 @@ mt_jwk_parse(mt_jwk_ctx_t *ctx, const json_t *jwk, mt_key_t **out)
     key->use_enc = use_enc;
     key->use_sig = use_sig;
     key->enc_alg = enc_alg;     /* a string of mt_jwk_enc_algs[] */
+    key->key_ops = ops;
 
     if (sig_alg != MT_ALG_NONE) {
         key->pinned_alg = sig_alg;
 
-        if (!mt_key_fits_alg(key, sig_alg)) {
+        if (!mt_key_fits_family(key, sig_alg)) {
             rc = mt_jwk_error(ctx, MT_ERR_BAD_KEY, "\"alg\" %s does not fit "
                               "the key", mt_alg_name(sig_alg));
             goto failed;
@@ -1492,6 +1675,17 @@ mt_keyset_add_jwks(mt_keyset_t *ks, const char *json, size_t len,
 
         rc = mt_jwk_parse(&ctx, keys != NULL ? json_array_get(keys, i) : root,
                           &parsed[i]);
+
+        if (rc == MT_OK
+            && (mt_key_same_kid(ks->keys, ks->n, parsed[i]) != NULL
+                || mt_key_same_kid(parsed, i, parsed[i]) != NULL))
+        {
+            /* a kid chooses the key: two of one type make it ambiguous */
+            rc = mt_jwk_error(&ctx, MT_ERR_BAD_KEY, "another %s key has the "
+                              "same \"kid\"", mt_kty_name(parsed[i]->kty));
+            mt_key_free(parsed[i]);
+        }
+
         if (rc != MT_OK) {
             while (i-- > 0) {
                 mt_key_free(parsed[i]);
@@ -1520,10 +1714,25 @@ mt_err_t
 mt_keyset_add_secret(mt_keyset_t *ks, const unsigned char *secret,
     size_t len, const char *kid, size_t kid_len, char *errbuf, size_t errlen)
 {
+    return mt_keyset_add_hmac(ks, secret, len, kid, kid_len, MT_ALG_NONE,
+                              errbuf, errlen);
+}
+
+
+mt_err_t
+mt_keyset_add_hmac(mt_keyset_t *ks, const unsigned char *secret,
+    size_t len, const char *kid, size_t kid_len, mt_alg_t alg, char *errbuf,
+    size_t errlen)
+{
     mt_key_t  *key;
 
     if (len == 0 || len > MT_MAX_KEY_FILE || kid_len > MT_MAX_KID_LEN) {
         mt_set_error(errbuf, errlen, "secret", "bad secret or kid length");
+        return MT_ERR_BAD_KEY;
+    }
+
+    if (alg != MT_ALG_NONE && (alg < MT_ALG_HS256 || alg > MT_ALG_HS512)) {
+        mt_set_error(errbuf, errlen, "secret", "not an HMAC algorithm");
         return MT_ERR_BAD_KEY;
     }
 
@@ -1534,6 +1743,7 @@ mt_keyset_add_secret(mt_keyset_t *ks, const unsigned char *secret,
 
     key->kty = MT_KTY_OCT;
     key->has_private = 1;
+    key->pinned_alg = alg;
     key->secret = OPENSSL_malloc(len);
 
     if (key->secret == NULL) {
@@ -1576,6 +1786,13 @@ mt_key_for_encryption(const mt_key_t *key)
      * (Ed25519); raw secrets only when a JWK marks them for encryption,
      * so an HMAC secret never doubles as a key-wrapping key.
      */
+    if (!mt_key_allows_op(key, MT_KEY_OP_DECRYPT | MT_KEY_OP_UNWRAP_KEY
+                               | MT_KEY_OP_DERIVE_KEY
+                               | MT_KEY_OP_DERIVE_BITS))
+    {
+        return 0;
+    }
+
     if (key->kty == MT_KTY_OCT) {
         return key->use_enc;
     }
@@ -1589,10 +1806,34 @@ mt_key_for_encryption(const mt_key_t *key)
 }
 
 
+/* the RFC 7517 operations that decrypting with a JWE "alg" performs */
+static unsigned
+mt_jwe_alg_ops(const char *alg)
+{
+    if (strcmp(alg, "dir") == 0) {
+        return MT_KEY_OP_DECRYPT;
+    }
+
+    if (strncmp(alg, "RSA", 3) == 0) {
+        /* key transport: WebCrypto allows either */
+        return MT_KEY_OP_DECRYPT | MT_KEY_OP_UNWRAP_KEY;
+    }
+
+    if (strncmp(alg, "ECDH-ES", 7) == 0) {
+        /* the private key agrees on a key; it unwraps nothing itself */
+        return MT_KEY_OP_DERIVE_KEY | MT_KEY_OP_DERIVE_BITS;
+    }
+
+    return MT_KEY_OP_UNWRAP_KEY;
+}
+
+
 int
 mt_key_for_jwe_alg(const mt_key_t *key, const char *alg, const char *enc)
 {
-    if (!mt_key_for_encryption(key)) {
+    if (!mt_key_for_encryption(key)
+        || !mt_key_allows_op(key, mt_jwe_alg_ops(alg)))
+    {
         return 0;
     }
 

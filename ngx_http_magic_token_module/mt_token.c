@@ -99,7 +99,7 @@ mt_claim_time(const json_t *claims, const char *name, int required,
 mt_err_t
 mt_claims_check(const json_t *claims, int64_t now, int64_t leeway)
 {
-    int       present;
+    int       present, has_iat;
     int64_t   exp, nbf, iat;
     mt_err_t  rc;
 
@@ -108,7 +108,7 @@ mt_claims_check(const json_t *claims, int64_t now, int64_t leeway)
         return rc;
     }
 
-    rc = mt_claim_time(claims, "iat", 0, &iat, &present);
+    rc = mt_claim_time(claims, "iat", 0, &iat, &has_iat);
     if (rc != MT_OK) {
         return rc;
     }
@@ -124,6 +124,11 @@ mt_claims_check(const json_t *claims, int64_t now, int64_t leeway)
     }
 
     if (present && nbf > now + leeway) {
+        return MT_ERR_NOT_YET_VALID;
+    }
+
+    /* issued in the future: google-auth and PyJWT refuse it too */
+    if (has_iat && iat > now + leeway) {
         return MT_ERR_NOT_YET_VALID;
     }
 

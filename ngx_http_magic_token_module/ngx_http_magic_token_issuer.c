@@ -728,7 +728,9 @@ ngx_http_magic_token_issuer_key(ngx_conf_t *cf, ngx_command_t *cmd,
         }
     }
 
-    if (!mt_key_has_private(key) || !mt_key_fits_alg(key, iss->opts.alg)) {
+    if (!mt_key_has_private(key) || !mt_key_fits_alg(key, iss->opts.alg)
+        || !mt_key_allows_op(key, MT_KEY_OP_SIGN))
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "magic_token_issuer_key \"%V\": not a private key "
                            "that signs %s", &value[1],

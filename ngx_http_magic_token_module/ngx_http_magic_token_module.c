@@ -90,7 +90,7 @@ static ngx_command_t  ngx_http_magic_token_commands[] = {
       NULL },
 
     { ngx_string("magic_token_secret"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_magic_token_secret,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -1276,44 +1276,153 @@ ngx_http_magic_token_scope_uri(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-/* magic_token_secret file [kid=ID]; the file's bytes, as they are */
-static char *
-ngx_http_magic_token_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_magic_token_loc_conf_t *mlcf = conf;
+typedef struct {
+    ngx_str_t   kid;
+    mt_alg_t    alg;            /* MT_ALG_NONE: any HS algorithm */
+    ngx_uint_t  allow_short;
+    ngx_uint_t  credentials;    /* may sign credential tokens */
+} ngx_http_magic_token_secret_params_t;
 
-    char         errbuf[NGX_MAX_CONF_ERRSTR];
-    size_t       from;
-    ssize_t      n;
-    ngx_str_t   *value, file, kid;
-    ngx_fd_t     fd;
-    mt_err_t     rc;
-    u_char       buf[4096 + 1];
-    ngx_uint_t   i, credentials;
-    ngx_file_t   f;
+
+/* RFC 7518 section 3.2: at least the size of the hash output */
+#define NGX_HTTP_MAGIC_TOKEN_SECRET_MIN    32
+/* the floor of "allow_short", for secrets of older deployments */
+#define NGX_HTTP_MAGIC_TOKEN_SECRET_SHORT  16
+#define NGX_HTTP_MAGIC_TOKEN_SECRET_MAX    4096
+
+
+/* [kid=ID] [alg=HS256|HS384|HS512] [allow_short], in any order */
+static char *
+ngx_http_magic_token_secret_params(ngx_conf_t *cf,
+    ngx_http_magic_token_secret_params_t *sp)
+{
+    ngx_str_t   *value;
+    ngx_uint_t   i;
 
     value = cf->args->elts;
-    file = value[1];
-    ngx_str_null(&kid);
-    credentials = 0;
+
+    ngx_str_null(&sp->kid);
+    sp->alg = MT_ALG_NONE;
+    sp->allow_short = 0;
+    sp->credentials = 0;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[i].data, "kid=", 4) == 0
-            && value[i].len > 4 && kid.len == 0)
-        {
-            kid.data = value[i].data + 4;
-            kid.len = value[i].len - 4;
+        if (ngx_strncmp(value[i].data, "kid=", 4) == 0 && value[i].len > 4) {
+            sp->kid.data = value[i].data + 4;
+            sp->kid.len = value[i].len - 4;
             continue;
         }
 
-        if (ngx_strcmp(value[i].data, "credentials") == 0 && !credentials) {
-            credentials = 1;
+        if (ngx_strncmp(value[i].data, "alg=", 4) == 0) {
+            sp->alg = mt_alg_from_name((char *) value[i].data + 4,
+                                       value[i].len - 4);
+
+            if (sp->alg < MT_ALG_HS256 || sp->alg > MT_ALG_HS512) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid parameter \"%V\": a secret "
+                                   "verifies HS256, HS384 or HS512",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (value[i].len == sizeof("allow_short") - 1
+            && ngx_strncmp(value[i].data, "allow_short", value[i].len) == 0)
+        {
+            sp->allow_short = 1;
+            continue;
+        }
+
+        if (value[i].len == sizeof("credentials") - 1
+            && ngx_strncmp(value[i].data, "credentials", value[i].len) == 0)
+        {
+            sp->credentials = 1;
             continue;
         }
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The secret's length against RFC 7518: the hash size of its algorithm
+ * (32 bytes when it is not pinned), or 16 with "allow_short" and a
+ * warning at every configuration load.
+ */
+static char *
+ngx_http_magic_token_secret_length(ngx_conf_t *cf, ngx_str_t *file,
+    ssize_t n, ngx_http_magic_token_secret_params_t *sp)
+{
+    size_t  min;
+
+    min = sp->alg == MT_ALG_HS512 ? 64
+          : sp->alg == MT_ALG_HS384 ? 48 : NGX_HTTP_MAGIC_TOKEN_SECRET_MIN;
+
+    if (n < 0 || n > NGX_HTTP_MAGIC_TOKEN_SECRET_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "magic_token_secret \"%V\": %s", file,
+                           n < 0 ? "unreadable" : "longer than 4096 bytes");
+        return NGX_CONF_ERROR;
+    }
+
+    if ((size_t) n >= min) {
+        return NGX_CONF_OK;
+    }
+
+    if (!sp->allow_short || n < NGX_HTTP_MAGIC_TOKEN_SECRET_SHORT) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "magic_token_secret \"%V\": %z bytes, shorter "
+                           "than the %uz bytes RFC 7518 requires; use a "
+                           "longer random secret, or, to keep an existing "
+                           "secret of at least %d bytes while migrating, "
+                           "add the \"allow_short\" parameter",
+                           file, n, min, NGX_HTTP_MAGIC_TOKEN_SECRET_SHORT);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                       "magic_token_secret \"%V\": %z bytes, shorter than "
+                       "the %uz bytes RFC 7518 requires, accepted because "
+                       "of \"allow_short\": replace it with a longer "
+                       "random secret", file, n, min);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * magic_token_secret file [kid=ID] [alg=HS256|HS384|HS512] [allow_short]
+ *     [credentials];
+ * the file's bytes, as they are
+ */
+static char *
+ngx_http_magic_token_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_magic_token_loc_conf_t *mlcf = conf;
+
+    char                                  errbuf[NGX_MAX_CONF_ERRSTR];
+    char                                 *rv;
+    size_t                                from;
+    ssize_t                               n;
+    ngx_str_t                            *value, file;
+    ngx_fd_t                              fd;
+    mt_err_t                              rc;
+    u_char                                buf[4096 + 1];
+    ngx_file_t                            f;
+    ngx_http_magic_token_secret_params_t  sp;
+
+    value = cf->args->elts;
+    file = value[1];
+
+    if (ngx_http_magic_token_secret_params(cf, &sp) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -1341,18 +1450,9 @@ ngx_http_magic_token_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                       ngx_close_file_n " \"%V\" failed", &file);
     }
 
-    /* RFC 7518 section 3.2: at least as long as the HS256 hash */
-    if (n < 32 || n > 4096) {
-        ngx_explicit_memzero(buf, sizeof(buf));
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "magic_token_secret \"%V\": %s", &file,
-                           n < 0 ? "unreadable"
-                           : n < 32 ? "shorter than 32 bytes"
-                                    : "longer than 4096 bytes");
-        return NGX_CONF_ERROR;
-    }
+    rv = ngx_http_magic_token_secret_length(cf, &file, n, &sp);
 
-    if (ngx_http_magic_token_keyset(cf, mlcf) == NULL) {
+    if (rv != NGX_CONF_OK || ngx_http_magic_token_keyset(cf, mlcf) == NULL) {
         ngx_explicit_memzero(buf, sizeof(buf));
         return NGX_CONF_ERROR;
     }
@@ -1360,9 +1460,9 @@ ngx_http_magic_token_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     errbuf[0] = '\0';
     from = mt_keyset_count(mlcf->keys);
 
-    rc = mt_keyset_add_secret(mlcf->keys, buf, (size_t) n,
-                              kid.len ? (char *) kid.data : NULL, kid.len,
-                              errbuf, sizeof(errbuf));
+    rc = mt_keyset_add_hmac(mlcf->keys, buf, (size_t) n,
+                            sp.kid.len ? (char *) sp.kid.data : NULL,
+                            sp.kid.len, sp.alg, errbuf, sizeof(errbuf));
 
     ngx_explicit_memzero(buf, sizeof(buf));
 
@@ -1372,7 +1472,7 @@ ngx_http_magic_token_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (credentials) {
+    if (sp.credentials) {
         mt_keyset_trust_credentials(mlcf->keys, from);
     }
 

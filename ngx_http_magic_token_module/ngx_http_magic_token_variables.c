@@ -2,8 +2,9 @@
  * Copyright (C) 2026 The ngx_http_magic_token_module authors.
  * SPDX-License-Identifier: BSD-2-Clause
  *
- * $magic_token_credential, $magic_token_claim_<name>, $magic_token_scope,
- * $magic_token_id and $magic_token_error.  None is cacheable: a request
+ * $magic_token_credential, $magic_token_claim_<name>,
+ * $magic_token_string_<name>, $magic_token_scope, $magic_token_id and
+ * $magic_token_error.  None is cacheable: a request
  * can be checked again after an internal redirect.
  */
 
@@ -18,6 +19,11 @@ static ngx_int_t ngx_http_magic_token_credential_variable(
     ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_magic_token_claim_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_magic_token_string_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_magic_token_claim_value(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, ngx_str_t *name, size_t prefix,
+    ngx_uint_t strings_only);
 static ngx_int_t ngx_http_magic_token_scope_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_magic_token_id_variable(ngx_http_request_t *r,
@@ -34,6 +40,10 @@ static ngx_http_variable_t  ngx_http_magic_token_vars[] = {
 
     { ngx_string("magic_token_claim_"), NULL,
       ngx_http_magic_token_claim_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
+
+    { ngx_string("magic_token_string_"), NULL,
+      ngx_http_magic_token_string_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
 
     { ngx_string("magic_token_scope"), NULL,
@@ -146,15 +156,39 @@ ngx_http_magic_token_escape(u_char c)
 }
 
 
+/*
+ * $magic_token_claim_<name>: the claim as text (a string as it is, any
+ * other value as compact JSON).  $magic_token_string_<name>: the claim
+ * only when it is a JSON string, so that 123 never passes for "123".
+ */
 static ngx_int_t
 ngx_http_magic_token_claim_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t *name = (ngx_str_t *) data;
+    return ngx_http_magic_token_claim_value(r, v, (ngx_str_t *) data,
+                                            sizeof("magic_token_claim_") - 1,
+                                            0);
+}
 
+
+static ngx_int_t
+ngx_http_magic_token_string_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    return ngx_http_magic_token_claim_value(r, v, (ngx_str_t *) data,
+                                            sizeof("magic_token_string_") - 1,
+                                            1);
+}
+
+
+static ngx_int_t
+ngx_http_magic_token_claim_value(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, ngx_str_t *name, size_t prefix,
+    ngx_uint_t strings_only)
+{
     char                        *s, *key;
     u_char                      *p;
-    size_t                       len, prefix, i, n;
+    size_t                       len, i, n;
     json_t                      *value;
     ngx_http_magic_token_ctx_t  *ctx;
     static u_char                hex[] = "0123456789ABCDEF";
@@ -169,8 +203,6 @@ ngx_http_magic_token_claim_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    prefix = sizeof("magic_token_claim_") - 1;
-
     key = ngx_pnalloc(r->pool, name->len - prefix + 1);
     if (key == NULL) {
         return NGX_ERROR;
@@ -181,7 +213,7 @@ ngx_http_magic_token_claim_variable(ngx_http_request_t *r,
 
     value = json_object_get(ctx->token.jws.claims, key);
 
-    if (value == NULL) {
+    if (value == NULL || (strings_only && !json_is_string(value))) {
         v->not_found = 1;
         return NGX_OK;
     }

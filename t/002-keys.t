@@ -1,7 +1,8 @@
 # magic_token_key: PKCS#8 / PKCS#1 private keys, SPKI public key and X.509
 # certificate, several keys (rotation, verify-with-cert + decrypt-with-key),
 # wrong key, inheritance (a location's own list replaces the inherited one),
-# relative paths, and startup failures on missing/bad key files.
+# relative paths, startup failures on missing/bad key files, JWK key_ops and
+# duplicate kids, and the magic_token_secret parameters.
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::Nginx::Socket 'no_plan';
@@ -74,6 +75,91 @@ _EOC_
         Test::More::like($err, qr/\Q$base\E/, "$what key: error names the file")
             or Test::More::diag($err);
     }
+}
+
+# JWK hygiene: key_ops honoured and checked, one kid per key type, all or
+# nothing; magic_token_secret alg= and allow_short.
+system($py, '-c', <<'_PY_', $K, $O) == 0 or die "JWK export failed";
+import json, sys
+from jwcrypto import jwk
+k, o = sys.argv[1], sys.argv[2]
+def pub(path, **extra):
+    d = json.loads(jwk.JWK.from_pem(open(path, "rb").read()).export_public())
+    d.update(extra)
+    return d
+def write(name, obj):
+    open(k + "/" + name, "w").write(json.dumps(obj))
+main, other = k + "/public.pem", o + "/public.pem"
+ec = jwk.JWK.generate(kty="EC", crv="P-256")
+ecd = json.loads(ec.export_public()); ecd["kid"] = "k1"
+write("dup.jwks", {"keys": [pub(main, kid="k1"), pub(other, kid="k1")]})
+write("dup_types.jwks", {"keys": [pub(main, kid="k1"), ecd]})
+write("nokid.jwks", {"keys": [pub(main), pub(other)]})
+write("keyops_dup.jwk", pub(main, key_ops=["verify", "verify"]))
+write("keyops_unknown.jwks", {"keys": [pub(other), pub(main, key_ops=["check"])]})
+write("keyops_use.jwk", pub(main, use="sig", key_ops=["decrypt"]))
+write("keyops_verify.jwk", pub(main, key_ops=["verify"]))
+write("keyops_encrypt.jwk", pub(main, key_ops=["encrypt"]))
+_PY_
+write_file("$K/secret8", "8 bytes.");
+write_file("$K/secret24", "lockbox-readme-24-bytes\n");
+write_file("$K/secret32", "a 32-byte HMAC secret for tests\n");
+{
+    my $loc = sub { my $keys = shift; <<"_EOC_" };
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_UPSTREAM_PORT};
+        location / { magic_token on; $keys }
+    }
+_EOC_
+    my @cases = (
+        ['two RSA keys with one kid', "magic_token_key $K/dup.jwks;",
+         qr/magic_token_key .*dup\.jwks.*key 1: another RSA key has the same "kid"/],
+        ['one kid in two files', "magic_token_key $K/public.pem; magic_token_key $K/keyops_verify.jwk; "
+         . "magic_token_key $K/dup_types.jwks; magic_token_key $K/dup_types.jwks;",
+         qr/another (RSA|EC) key has the same "kid"/],
+        ['two secrets with one kid', "magic_token_secret $K/secret32 kid=s; magic_token_secret $K/secret32 kid=s;",
+         qr/magic_token_secret .*secret32.*another oct key has the same kid/],
+        ['key_ops twice "verify"', "magic_token_key $K/keyops_dup.jwk;",
+         qr/"key_ops" lists "verify" twice/],
+        ['an unknown key_ops value (second key of a set)', "magic_token_key $K/keyops_unknown.jwks;",
+         qr/key 1: unknown "key_ops" value "check"/],
+        ['key_ops decrypt with use sig', "magic_token_key $K/keyops_use.jwk;",
+         qr/"key_ops" with encryption operations for a signature key/],
+        ['a 24-byte secret', "magic_token_secret $K/secret24;",
+         qr/secret24": 24 bytes, shorter than the 32 bytes RFC 7518 requires; .*"allow_short"/],
+        ['an 8-byte secret with allow_short', "magic_token_secret $K/secret8 allow_short;",
+         qr/secret8": 8 bytes, shorter than the 32 bytes/],
+        ['a 32-byte secret pinned to HS512', "magic_token_secret $K/secret32 alg=HS512;",
+         qr/secret32": 32 bytes, shorter than the 64 bytes/],
+        ['alg=RS256 on a secret', "magic_token_secret $K/secret32 alg=RS256;",
+         qr/invalid parameter "alg=RS256"/],
+        ['an unknown secret parameter', "magic_token_secret $K/secret32 short;",
+         qr/invalid parameter "short"/],
+        ['an empty kid=', "magic_token_secret $K/secret32 kid=;",
+         qr/invalid parameter "kid="/],
+    );
+    for my $case (@cases) {
+        my ($what, $keys, $re) = @$case;
+        my ($rc, $err) = nginx_config_check($loc->($keys));
+        Test::More::isnt($rc, 0, "nginx -t fails on $what");
+        Test::More::like($err, $re, "$what: the error says why") or Test::More::diag($err);
+    }
+
+    for my $case (['RSA and EC keys with one kid', "magic_token_key $K/dup_types.jwks;"],
+                  ['keys without kid', "magic_token_key $K/nokid.jwks;"],
+                  ['a secret pinned to HS256 with a kid',
+                   "magic_token_secret $K/secret32 alg=HS256 kid=x;"],
+                  ['parameters in any order', "magic_token_secret $K/secret32 kid=x alg=HS256;"]) {
+        my ($what, $keys) = @$case;
+        my ($rc, $err) = nginx_config_check($loc->($keys));
+        Test::More::is($rc, 0, "nginx -t accepts $what") or Test::More::diag($err);
+        Test::More::unlike($err, qr/warn/, "$what: no warning");
+    }
+
+    my ($rc, $err) = nginx_config_check($loc->("magic_token_secret $K/secret24 allow_short;"));
+    Test::More::is($rc, 0, 'nginx -t accepts a 24-byte secret with allow_short') or Test::More::diag($err);
+    Test::More::like($err, qr/\[warn\] .*secret24": 24 bytes, shorter than the 32 bytes RFC 7518 requires, accepted because of "allow_short"/,
+                     '... with a warning at every load') or Test::More::diag($err);
 }
 
 run_tests();
@@ -486,3 +572,40 @@ qr/magic_token: denied: unknown_key \(token [0-9a-f]{16}\)/
         return 200;
     }
 --- must_die
+
+
+
+=== TEST 21: a JWK with key_ops ["verify"] verifies
+--- config
+    location /k/ {
+        magic_token on;
+        magic_token_key $TEST_NGINX_KEYS/keyops_verify.jwk;
+        proxy_set_header Authorization "Bearer $magic_token_credential";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+--- request
+GET /k/a
+--- more_headers eval
+"Authorization: Bearer $::tok{main_nocred}"
+--- response_body
+auth=[Bearer] method=GET uri=/k/a
+--- error_code: 200
+
+
+
+=== TEST 22: the same key with key_ops ["encrypt"] never verifies -> 401 unknown_key
+--- config
+    location /k/ {
+        magic_token on;
+        magic_token_key $TEST_NGINX_KEYS/keyops_encrypt.jwk;
+        proxy_set_header Authorization "Bearer $magic_token_credential";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+--- request
+GET /k/a
+--- more_headers eval
+"Authorization: Bearer $::tok{main_nocred}"
+--- error_code: 401
+--- response_body_unlike: auth=
+--- error_log eval
+qr/magic_token: denied: unknown_key \(token [0-9a-f]{16}\)/

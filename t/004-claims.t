@@ -1,4 +1,4 @@
-# Token validation: exp / nbf / claim types, alg none and algorithm
+# Token validation: exp / nbf / iat / claim types, padded segments, alg none and algorithm
 # confusion, tampered / truncated / garbage tokens, undecryptable and
 # invalid credentials. Every refusal is a 401 invalid_token and never
 # reaches the upstream.
@@ -47,6 +47,10 @@ $tok{cred_max}      = mint(credential => 'C' x 190, @a);   # OAEP-SHA256 limit f
 $tok{token_notb64}  = mint(@a, claims => { token => '"%%%not-base64%%%"' });
 $tok{token_number}  = mint(@a, claims => { token => '42' });
 $tok{token_short}   = mint(@a, claims => { token => '"QUJD"' });
+$tok{iat_future}    = mint(credential => $c, @a, iat => $now + 3600, exp => $now + 7200);
+$tok{iat_soon}      = mint(credential => $c, @a, iat => $now + 60, exp => $now + 7200);
+# google-auth before 1.6.3 padded every segment with "="
+$tok{padded}        = mint(credential => $c, @a, pad => 1);
 
 # every block: the /api/ location, upstream never reached on refusal
 default_config(<<'_EOC_');
@@ -475,3 +479,46 @@ qr/magic_token: denied: \w+/
 magic_token: denied: expired
 --- no_error_log eval
 [substr($::tok{expired}, 0, 40), substr($::tok{expired}, -40), "ghp_ClaimsCred", "[error]"]
+
+
+
+=== TEST 35: iat in the future -> 401 not_yet_valid (as google-auth and PyJWT)
+--- request
+GET /api/x
+--- more_headers eval
+"Authorization: Bearer $::tok{iat_future}"
+--- error_code: 401
+--- response_body_unlike: auth=
+--- error_log eval
+::denied_re('not_yet_valid')
+
+
+
+=== TEST 36: iat in the future within magic_token_leeway is fine
+--- config
+    location /api/ {
+        magic_token on;
+        magic_token_key $TEST_NGINX_KEYS/private.pem;
+        magic_token_leeway 5m;
+        proxy_set_header Authorization "Bearer $magic_token_credential";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+--- request
+GET /api/x
+--- more_headers eval
+"Authorization: Bearer $::tok{iat_soon}"
+--- response_body
+auth=[Bearer ghp_ClaimsCred] method=GET uri=/api/x
+--- error_code: 200
+
+
+
+=== TEST 37: every segment padded with "=" (google-auth before 1.6.3) is accepted
+--- request
+GET /api/x
+--- more_headers eval
+die "not padded: $::tok{padded}" unless $::tok{padded} =~ /=/;
+"Authorization: Bearer $::tok{padded}"
+--- response_body
+auth=[Bearer ghp_ClaimsCred] method=GET uri=/api/x
+--- error_code: 200

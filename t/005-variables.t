@@ -1,4 +1,5 @@
 # Variables: $magic_token_credential, $magic_token_claim_<name>,
+# $magic_token_string_<name>,
 # $magic_token_scope, $magic_token_id, $magic_token_error -- on success and
 # on each kind of refusal -- plus an escape=json audit access log
 # (checked after run_tests by reading the log file), and the rule that the
@@ -28,6 +29,10 @@ $tok{other_enc} = mint(credential => $c, allowed => ['GET /user'],
                        encrypt_to => other_keys_dir() . '/public.pem');
 $tok{unknown_scope} = mint(credential => $c, scopes => ['nope']);
 $tok{garbage} = 'abc.def';
+# $magic_token_string_<name>: only JSON strings; 123 is not "123"
+$tok{typed} = mint(credential => $c, allowed => ['GET /user'],
+                   claims => { svc => '"123"', num => '123', list => '["a"]',
+                               nul => 'null', empty => '""', crlf => '"a\r\nX-I: 1"' });
 # audit log records: one JSON object per line, checked after run_tests()
 $tok{audit_ok} = mint(credential => $c, allowed => ['GET /n/\d+'], jti => 'audit-ok');
 $tok{audit_quote} = mint(credential => $c, allowed => ['GET /q/"x"'], jti => 'audit-quote');
@@ -388,3 +393,42 @@ GET /gh/admin
 --- error_code: 403
 --- error_log eval
 "magic_token: denied: scope_denied (token $::id{denied})"
+
+
+
+=== TEST 22: $magic_token_string_<name> holds JSON strings only; $magic_token_claim_<name> any value as text
+--- config
+    location /t/ {
+        magic_token on;
+        magic_token_key $TEST_NGINX_KEYS/private.pem;
+        magic_token_scope_required off;
+        add_header X-S "[$magic_token_string_svc][$magic_token_string_num][$magic_token_string_list][$magic_token_string_nul][$magic_token_string_empty][$magic_token_string_missing][$magic_token_string_crlf]" always;
+        add_header X-C "[$magic_token_claim_svc][$magic_token_claim_num][$magic_token_claim_list][$magic_token_claim_nul]" always;
+        return 200 "ok\n";
+    }
+--- request
+GET /t/x
+--- more_headers eval
+"Authorization: Bearer $::tok{typed}"
+--- error_code: 200
+--- response_headers
+X-S: [123][][][][][][a%0D%0AX-I: 1]
+X-C: [123][123][["a"]][null]
+
+
+
+=== TEST 23: $magic_token_string_<name> is empty when the signature did not verify
+--- config
+    location /t/ {
+        magic_token on;
+        magic_token_key $TEST_NGINX_KEYS/private.pem;
+        add_header X-S "[$magic_token_string_sub]" always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT/;
+    }
+--- request
+GET /t/x
+--- more_headers eval
+"Authorization: Bearer $::tok{forged}"
+--- error_code: 401
+--- response_headers
+X-S: []

@@ -54,7 +54,7 @@ sub lockbox_mint {
     close $fh;
     die "lockbox_mint.py @_ failed (exit " . ($? >> 8) . ")\n" if $?;
     $out =~ s/\s+\z//;
-    die "lockbox_mint.py @_: no token\n" unless $out =~ /^[\w-]+\.[\w-]+\.[\w-]*$/;
+    die "lockbox_mint.py @_: no token\n" unless $out =~ /^[\w=-]+\.[\w=-]+\.[\w=-]*$/;
     return $out;
 }
 
@@ -81,10 +81,108 @@ $tok{none}      = lockbox_mint('svc-a', 'ci', 3600, '--alg', 'none');   # empty 
 ($tok{none_sig} = $tok{a_ci}) =~ s/^[^.]+/encode_base64url('{"alg":"none","typ":"JWT"}')/e;
 $tok{confusion} = lockbox_mint('svc-a', 'ci', 3600, '--hmac-key-file', "$keys/public.pem");
 $tok{hs512}     = lockbox_mint('svc-a', 'ci', 3600, '--alg', 'HS512');
-# last, so that it is as fresh as possible: expired 2s ago, within the leeway
-$tok{leeway}    = lockbox_mint('svc-a', 'ci', -2);
+$tok{expired5}  = lockbox_mint('svc-a', 'ci', -5);
 
-# Blocks run in file order: the leeway block comes first.
+# ---------------------------------------------------------------------------
+# Lockbox, exactly: for each token of this table, Lockbox's own verdict
+# (t/tools/lockbox_verdict.py: PyJWT called as Lockbox 0.1.3 calls it) must
+# be nginx's: accepted (200) or refused (401/403).  Rows marked "stricter"
+# are the documented exceptions: tokens Lockbox never issues, in claim
+# types it never issues, which Lockbox takes and nginx refuses.
+# [name, URL service, nginx status, mint arguments..., ('stricter')]
+
+my $now = time;
+my @table = (
+    ['a_ci',          'svc-a', 200, 'svc-a', 'ci', 3600],
+    ['a_aud_list',    'svc-a', 200, 'svc-a', 'x', 3600, '--aud-json', '["x","deploy"]'],
+    ['a_aud_list_num','svc-a', 401, 'svc-a', 'x', 3600, '--aud-json', '["ci",1]'],
+    ['a_aud_empty',   'svc-a', 401, 'svc-a', '', 3600],
+    ['a_aud_missing', 'svc-a', 401, 'svc-a', 'ci', 3600, '--omit', 'aud'],
+    ['a_hs384',       'svc-a', 401, 'svc-a', 'ci', 3600, '--alg', 'HS384'],
+    ['a_hs512',       'svc-a', 401, 'svc-a', 'ci', 3600, '--alg', 'HS512'],
+    ['a_padded',      'svc-a', 200, 'svc-a', 'ci', 3600, '--pad'],
+    ['b_aud_str',     'svc-b', 200, 'svc-b', 'anyone', 3600],
+    ['b_aud_missing', 'svc-b', 401, 'svc-b', 'ci', 3600, '--omit', 'aud'],
+    ['b_aud_empty',   'svc-b', 401, 'svc-b', '', 3600],
+    ['b_aud_list',    'svc-b', 401, 'svc-b', 'x', 3600, '--aud-json', '["ci"]'],
+    ['b_aud_number',  'svc-b', 401, 'svc-b', 'x', 3600, '--aud-json', '42'],
+    ['b_aud_null',    'svc-b', 401, 'svc-b', 'x', 3600, '--aud-json', 'null'],
+    ['b_aud_object',  'svc-b', 401, 'svc-b', 'x', 3600, '--aud-json', '{"a":1}'],
+    ['b_hs384',       'svc-b', 401, 'svc-b', 'ci', 3600, '--alg', 'HS384'],
+    ['b_hs512',       'svc-b', 401, 'svc-b', 'ci', 3600, '--alg', 'HS512'],
+    ['b_iat_future',  'svc-b', 401, 'svc-b', 'ci', 3600, '--claim', 'iat=' . ($now + 3600)],
+    ['b_iat_past',    'svc-b', 200, 'svc-b', 'ci', 3600, '--claim', 'iat=' . ($now - 60)],
+    ['b_nbf_future',  'svc-b', 401, 'svc-b', 'ci', 3600, '--claim', 'nbf=' . ($now + 3600)],
+    ['b_nbf_past',    'svc-b', 200, 'svc-b', 'ci', 3600, '--claim', 'nbf=' . ($now - 60)],
+    ['b_expired_5s',  'svc-b', 401, 'svc-b', 'ci', -5],
+    ['b_exp_missing', 'svc-b', 401, 'svc-b', 'ci', 3600, '--omit', 'exp'],
+    ['b_exp_string',  'svc-b', 401, 'svc-b', 'ci', 3600, '--claim', 'exp="' . ($now + 3600) . '"'],
+    ['b_iss_case',    'svc-b', 401, 'svc-b', 'ci', 3600, '--iss', 'Lockbox'],
+    ['b_iss_space',   'svc-b', 401, 'svc-b', 'ci', 3600, '--iss', 'lockbox '],
+    ['b_iss_list',    'svc-b', 401, 'svc-b', 'ci', 3600, '--claim', 'iss=["lockbox"]'],
+    ['b_iss_missing', 'svc-b', 401, 'svc-b', 'ci', 3600, '--omit', 'iss'],
+    ['b_svc_list',    'svc-b', 403, 'svc-b', 'ci', 3600, '--claim', 'service_name=["svc-b"]'],
+    ['b_svc_other',   'svc-b', 403, 'svc-a', 'ci', 3600],
+    ['b_nonl',        'svc-b', 401, 'svc-b', 'ci', 3600, '--strip-newline'],
+    ['c_ci',          'svc-c', 401, 'svc-c', 'ci', 3600],
+    ['n_svc_string',  '123',   200, '123', 'ci', 3600],
+    ['n_svc_number',  '123',   403, '123', 'ci', 3600, '--claim', 'service_name=123'],
+    ['n_svc_float',   '123',   403, '123', 'ci', 3600, '--claim', 'service_name=123.0'],
+    # stricter by design: NumericDates are integers here
+    ['x_exp_float',   'svc-b', 401, 'svc-b', 'ci', 3600, '--claim', 'exp=' . ($now + 3600) . '.5', 'stricter'],
+    ['x_iat_float',   'svc-b', 401, 'svc-b', 'ci', 3600, '--claim', 'iat=' . ($now - 60) . '.5', 'stricter'],
+);
+
+our @rows;
+for my $row (@table) {
+    my ($name, $svc, $status, @args) = @$row;
+    my $stricter = @args && $args[-1] eq 'stricter' ? pop @args : '';
+    push @rows, { name => $name, svc => $svc, status => $status,
+                  stricter => $stricter, token => lockbox_mint(@args) };
+}
+
+{
+    my $in = "$dir/verdict.in";
+    open my $fh, '>', $in or die "$in: $!";
+    print $fh "$_->{svc}\t$_->{token}\n" for @rows;
+    close $fh;
+    my $verdicts = `$PYTHON @{[repo_root()]}/t/tools/lockbox_verdict.py $dir/signing_key.txt '{"svc-a":["ci","deploy"],"svc-b":null,"svc-c":[],"123":null}' < $in`;
+    die "lockbox_verdict.py failed\n" if $?;
+    my @v = split /\n/, $verdicts;
+    die "lockbox_verdict.py: " . scalar(@v) . " verdicts for " . scalar(@rows) . " tokens\n"
+        unless @v == @rows;
+    for my $i (0 .. $#rows) {
+        my $r = $rows[$i];
+        my $nginx_accepts = $r->{status} == 200 ? 1 : 0;
+        my $want = $r->{stricter} ? 1 - $nginx_accepts : $nginx_accepts;
+        Test::More::is($v[$i], $want, "Lockbox " . ($v[$i] ? 'accepts' : 'refuses')
+                       . " $r->{name}" . ($r->{stricter} ? ' (nginx is stricter)' : ''));
+    }
+}
+
+# conf-examples/lockbox.conf itself passes "nginx -t" (with the module built
+# here and a 32-byte signing key; a 24-byte one needs "allow_short")
+{
+    my $prefix = "$dir/prefix";
+    mkdir $_ or die "$_: $!" for $prefix, map { "$prefix/$_" } qw(conf conf/lockbox logs tmp);
+    open my $in, '<', repo_root() . '/conf-examples/lockbox.conf' or die "lockbox.conf: $!";
+    my $conf = do { local $/; <$in> };
+    close $in;
+    my $module = module_path();
+    $conf =~ s{^load_module \S+;}{load_module $module;}m or die "no load_module line";
+    write_file('prefix/conf/nginx.conf', $conf);
+    write_file('prefix/conf/lockbox/signing_key.txt', "$secret\n");
+    my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my $out = `$nginx -t -q -p $prefix/ -c conf/nginx.conf -e $prefix/logs/error.log 2>&1`;
+    Test::More::is($? >> 8, 0, 'conf-examples/lockbox.conf passes nginx -t') or Test::More::diag($out);
+
+    write_file('prefix/conf/lockbox/signing_key.txt', "lockbox-readme-24-bytes\n");
+    $out = `$nginx -t -q -p $prefix/ -c conf/nginx.conf -e $prefix/logs/error.log 2>&1`;
+    Test::More::isnt($? >> 8, 0, '... and refuses a 24-byte signing key');
+    Test::More::like($out, qr/signing_key\.txt": 24 bytes, .*"allow_short"/, '... naming the opt-in')
+        or Test::More::diag($out);
+}
+
 no_shuffle();
 # The config below has its own "location /"; the CPAN Test::Nginx::Socket
 # would otherwise add one.
@@ -124,14 +222,19 @@ default_http_config(<<'_EOC_');
         default  "";
     }
 
-    map $magic_token_claim_iss $lockbox_issuer_ok {
-        lockbox  1;
-        default  0;
+    map $magic_token_string_iss $lockbox_issuer_ok {
+        "~^lockbox$"  1;
+        default       0;
     }
 
-    map "$magic_token_claim_service_name:$lockbox_service" $lockbox_service_ok {
+    map "$magic_token_string_service_name:$lockbox_service" $lockbox_service_ok {
         "~^(?<lockbox_name>[^:]+):\k<lockbox_name>$"  1;
         default                                      0;
+    }
+
+    map $magic_token_string_aud $lockbox_aud_ok {
+        ""       0;
+        default  1;
     }
 
     upstream lockbox-svc-a  { server 127.0.0.1:$TEST_NGINX_UPSTREAM_PORT; }
@@ -164,9 +267,9 @@ default_config(<<'_EOC_');
     access_log  logs/access.log  lockbox_audit;
 
     magic_token                 on;
-    magic_token_secret          $TEST_NGINX_LOCKBOX_DIR/signing_key.txt;
+    magic_token_secret          $TEST_NGINX_LOCKBOX_DIR/signing_key.txt  alg=HS256;
     magic_token_scope_required  off;
-    magic_token_leeway          10s;
+    magic_token_leeway          0s;
     magic_token_require         $lockbox_issuer_ok;
     magic_token_require         $lockbox_service_ok  error=403;
 
@@ -180,6 +283,19 @@ default_config(<<'_EOC_');
 
     location /s/svc-b/ {
         magic_token_audience  any;
+        magic_token_require   $lockbox_issuer_ok;
+        magic_token_require   $lockbox_aud_ok;
+        magic_token_require   $lockbox_service_ok  error=403;
+        proxy_pass            http://lockbox-svc-b/;
+    }
+
+    # not in conf-examples/lockbox.conf: a service with a numeric name,
+    # configured like svc-b
+    location /s/123/ {
+        magic_token_audience  any;
+        magic_token_require   $lockbox_issuer_ok;
+        magic_token_require   $lockbox_aud_ok;
+        magic_token_require   $lockbox_service_ok  error=403;
         proxy_pass            http://lockbox-svc-b/;
     }
 
@@ -203,17 +319,15 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: expired 2s ago, within magic_token_leeway 10s -> 200
+=== TEST 1: expired 5s ago -> 401 expired (magic_token_leeway 0s, as Lockbox)
 --- request
 GET /s/svc-a/user
 --- more_headers eval
-"Authorization: Bearer $::tok{leeway}"
---- response_body
-upstream=a host=lockbox-svc-a uri=/user authorization=[Bearer EXAMPLE-svc-a-api-token] x-api-key=[]
---- error_code: 200
---- no_error_log
-[error]
-magic_token: denied
+"Authorization: Bearer $::tok{expired5}"
+--- error_code: 401
+--- response_body_unlike: upstream=
+--- error_log eval
+::denied_re('expired')
 
 
 
@@ -332,12 +446,12 @@ GET /s/svc-a/user
 
 
 
-=== TEST 11: Lockbox admin token on svc-b (any audience) -> 403 requirement_failed
+=== TEST 11: Lockbox admin token on svc-b (any audience, but aud must be a string) -> 401 requirement_failed
 --- request
 GET /s/svc-b/items
 --- more_headers eval
 "Authorization: Bearer $::tok{admin}"
---- error_code: 403
+--- error_code: 401
 --- error_log eval
 ::denied_re('requirement_failed')
 
@@ -539,14 +653,15 @@ upstream=a host=lockbox-svc-a uri=/user authorization=[Bearer EXAMPLE-svc-a-api-
 
 
 
-=== TEST 26: HS512 with the same secret is verified as well -> 200
+=== TEST 26: HS512 with the same secret -> 401 unknown_key (the secret is pinned to HS256)
 --- request
 GET /s/svc-a/user
 --- more_headers eval
 "Authorization: Bearer $::tok{hs512}"
---- response_body
-upstream=a host=lockbox-svc-a uri=/user authorization=[Bearer EXAMPLE-svc-a-api-token] x-api-key=[]
---- error_code: 200
+--- error_code: 401
+--- response_body_unlike: upstream=
+--- error_log eval
+::denied_re('unknown_key')
 
 
 
@@ -598,3 +713,15 @@ GET /s/svc-b/../svc-a/user
 --- error_code: 403
 --- error_log eval
 ::denied_re('requirement_failed')
+
+
+
+=== TEST 32: Lockbox, exactly: every token of the table gets Lockbox's verdict (200 accepted, 401/403 refused)
+--- request eval
+[ map { "GET /s/$_->{svc}/x?row=$_->{name}" } @::rows ]
+--- more_headers eval
+[ map { "Authorization: Bearer $_->{token}" } @::rows ]
+--- error_code eval
+[ map { $_->{status} } @::rows ]
+--- response_body_like eval
+[ map { $_->{status} == 200 ? qr/^upstream=/ : qr/^(?!upstream=)/ } @::rows ]

@@ -46,9 +46,14 @@ our (%tok, %G);
 
 # ---------------------------------------------------------------- cases
 
-my @b64 = map { ["/rsa/x", $_, 401, 'malformed'] } qw(
+my @b64 = ((map { ["/rsa/x", $_, 401, 'malformed'] } qw(
     b64_pad_payload b64_std_alphabet b64_noncanon_payload b64_noncanon_header
-    b64_pad_sig b64_noncanon_sig b64_tab_in_sig b64_plus_sig);
+    b64_pad_sig b64_noncanon_sig b64_tab_in_sig b64_plus_sig
+    b64_pad_extra b64_pad_short b64_pad_inside b64_padded_std)),
+    # google-auth < 1.6.3: every segment padded, signed as sent
+    ["/rsa/x", 'b64_padded_all', 200, ''],
+    # padded, but signed over the unpadded text
+    ["/rsa/x", 'b64_pad_unsigned', 401, 'bad_signature']);
 
 %G = (
     none => [
@@ -122,7 +127,7 @@ my @b64 = map { ["/rsa/x", $_, 401, 'malformed'] } qw(
          [nbf_exponent => 401, 'invalid_claims'],
          [iat_string => 401, 'invalid_claims'], [iat_float => 401, 'invalid_claims'],
          [iat_null => 401, 'invalid_claims'],
-         [iat_future => 200, ''], [iat_neg => 200, '']),
+         [iat_future => 401, 'not_yet_valid'], [iat_neg => 200, '']),
     ],
     b64 => [
         @b64,
@@ -438,7 +443,24 @@ hh = js({"alg": "RS256"})
 while len(hh) % 3 == 0: hh = hh[:-1] + b' }'
 T["b64_noncanon_header"] = raw(hh, p, "RS256", enc=noncanon)
 v = T["valid"]; H, PL, S = v.split(".")
-T["b64_pad_sig"] = v + "=" * ((4 - len(S) % 4) % 4 or 4)
+# padding: canonical on every segment (google-auth < 1.6.3) is accepted;
+# padding on some segments only, short, extra or misplaced is not.  pp
+# needs padding, and so does every RS256 signature (256 bytes).
+def padded(hdr_text, pay_text, spad_fix=lambda s: s):
+    si = (pad(hdr_text) + "." + pad(pay_text)).encode()
+    return si.decode() + "." + spad_fix(pad(sign("RS256", si, None)))
+T["b64_padded_all"] = padded(js({"alg": "RS256", "typ": "JWT"}), pp)
+assert T["b64_padded_all"].split(".")[2].endswith("==")
+si = (pad(h) + "." + base64.b64encode(q).decode()).encode()
+T["b64_padded_std"] = si.decode() + "." + pad(sign("RS256", si, None))
+assert any(ch in T["b64_padded_std"].split(".")[1] for ch in "+/")
+T["b64_pad_sig"] = raw(h, pp, "RS256", sig=None).rsplit(".", 1)[0]
+T["b64_pad_sig"] += "." + pad(sign("RS256", T["b64_pad_sig"].encode(), None))
+T["b64_pad_extra"] = padded(h, pp, lambda s: s + "==")
+T["b64_pad_short"] = padded(h, pp, lambda s: s[:-1])
+T["b64_pad_inside"] = padded(h, pp, lambda s: s[:10] + "==" + s[12:])
+T["b64_pad_unsigned"] = ".".join(pad(x) for x in (h, pp)) + "." + pad(
+    sign("RS256", (b64u(h) + "." + b64u(pp)).encode(), None))
 T["b64_noncanon_sig"] = H + "." + PL + "." + noncanon(base64.urlsafe_b64decode(S + "=="))
 T["b64_space_in_payload"] = H + "." + PL[:10] + " " + PL[10:] + "." + S
 T["b64_tab_in_sig"] = H + "." + PL + "." + S[:10] + "\t" + S[10:]

@@ -28,6 +28,8 @@ Options for negative tests (the default output is a genuine Lockbox token):
     --hmac-key-file FILE   HMAC key: the bytes of FILE instead of SECRET_FILE
                            (signed by hand, since PyJWT refuses PEM keys as HMAC
                            secrets: the "algorithm confusion" attack token)
+    --pad                  every segment padded with "=" (signed by hand over
+                           the padded text; PyJWT accepts such tokens)
 """
 
 import argparse
@@ -53,6 +55,10 @@ def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def b64url_padded(data):
+    return base64.urlsafe_b64encode(data).decode("ascii")
+
+
 def compact(obj):
     return json.dumps(obj, separators=(",", ":")).encode("utf-8")
 
@@ -72,6 +78,7 @@ def parse_args(argv):
                    choices=sorted(HMAC_HASHES) + ["RS256", "none"])
     p.add_argument("--rsa-key")
     p.add_argument("--hmac-key-file")
+    p.add_argument("--pad", action="store_true")
     return p.parse_args(argv)
 
 
@@ -106,14 +113,18 @@ def main(argv):
             sys.exit("--alg RS256 needs --rsa-key")
         with open(a.rsa_key, "rb") as f:
             token = jwt.encode(claims, f.read(), algorithm="RS256")
-    elif a.hmac_key_file:
-        with open(a.hmac_key_file, "rb") as f:
-            key = f.read()
+    elif a.hmac_key_file or a.pad:
+        if a.hmac_key_file:
+            with open(a.hmac_key_file, "rb") as f:
+                key = f.read()
+        else:
+            key = secret.encode("utf-8")
+        enc = b64url_padded if a.pad else b64url
         header = {"alg": a.alg, "typ": "JWT"}
-        signing_input = b64url(compact(header)) + "." + b64url(compact(claims))
+        signing_input = enc(compact(header)) + "." + enc(compact(claims))
         sig = hmac.new(key, signing_input.encode("ascii"),
                        HMAC_HASHES[a.alg]).digest()
-        token = signing_input + "." + b64url(sig)
+        token = signing_input + "." + enc(sig)
     else:
         # exactly what Lockbox's generate_service_token does
         token = jwt.encode(claims, secret, algorithm=a.alg)

@@ -41,6 +41,10 @@ def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def b64url_padded(data):
+    return base64.urlsafe_b64encode(data).decode("ascii")
+
+
 def b64url_decode(text):
     text = text.strip()
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
@@ -194,9 +198,11 @@ def cmd_mint(args):
     for name, value in parse_assignments(args.header, "--header"):
         header[name] = value
 
-    signing_input = (b64url(compact_json(header)) + "." + b64url(compact_json(claims))).encode()
+    # --pad: every segment padded with "=", as google-auth < 1.6.3 did
+    enc = b64url_padded if args.pad else b64url
+    signing_input = (enc(compact_json(header)) + "." + enc(compact_json(claims))).encode()
     sig = sign(args.alg, signing_input, args.key)
-    print(signing_input.decode() + "." + b64url(sig))
+    print(signing_input.decode() + "." + enc(sig))
 
 
 # --------------------------------------------------------------------------
@@ -273,6 +279,8 @@ def main(argv=None):
     m.add_argument("--alg", default="RS256",
                    help="RS256 (default), RS384, RS512, PS256, HS256 (secret = public "
                    "key PEM: alg confusion), none")
+    m.add_argument("--pad", action="store_true",
+                   help="pad every segment with '=' (google-auth before 1.6.3)")
     m.set_defaults(func=cmd_mint)
 
     t = sub.add_parser("tamper", help="print a modified token")

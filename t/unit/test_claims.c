@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: BSD-2-Clause
  *
  * mt_claims_check(): exp required and an integer, nbf and iat integers
- * when present, leeway edges, extreme values.
+ * when present and not in the future, leeway edges, extreme values.
  */
 
 #include <stdint.h>
@@ -68,7 +68,7 @@ main(void)
 {
     char  text[256];
 
-    plan(40);
+    plan(46);
 
     /* exp: required, an integer */
 
@@ -138,7 +138,7 @@ main(void)
     is_int(check_text("{\"exp\":1700003600,\"nbf\":null}", NOW, 0),
            MT_ERR_INVALID_CLAIMS, "nbf null");
 
-    /* iat: an integer when present; its value is not checked */
+    /* iat: an integer when present, not in the future beyond leeway */
 
     is_int(check_text("{\"exp\":1700003600,\"iat\":\"now\"}", NOW, 0),
            MT_ERR_INVALID_CLAIMS, "iat string");
@@ -147,14 +147,29 @@ main(void)
     is_int(check_text("{\"exp\":1700003600,\"iat\":{}}", NOW, 0),
            MT_ERR_INVALID_CLAIMS, "iat object");
     is_int(check_text("{\"exp\":1700003600,\"iat\":1800000000}", NOW, 0),
-           MT_OK, "iat in the future is accepted");
+           MT_ERR_NOT_YET_VALID, "iat in the future is not yet valid");
+    is_int(check_text("{\"exp\":1700003600,\"iat\":1700000000}", NOW, 0),
+           MT_OK, "iat == now is valid");
+    is_int(check_text("{\"exp\":1700003600,\"iat\":1700000001}", NOW, 0),
+           MT_ERR_NOT_YET_VALID, "iat == now + 1 without leeway refused");
+    is_int(check_text("{\"exp\":1700003600,\"iat\":1700000060}", NOW, 60),
+           MT_OK, "iat == now + leeway is valid");
+    is_int(check_text("{\"exp\":1700003600,\"iat\":1700000061}", NOW, 60),
+           MT_ERR_NOT_YET_VALID, "iat == now + leeway + 1 is not yet valid");
+    is_int(check_text("{\"exp\":1700003600,\"iat\":1800000000,"
+                      "\"nbf\":1}", NOW, 0),
+           MT_ERR_NOT_YET_VALID, "iat in the future with a past nbf");
     is_int(check_text("{\"exp\":1700003600,\"iat\":-5}", NOW, 0), MT_OK,
            "iat negative is accepted");
 
-    /* an iat check does not leak into nbf: a valid iat, no nbf */
+    /* extreme iat values: no overflow */
 
     is_int(check_text("{\"exp\":1700003600,\"iat\":9223372036854775807}",
-                      NOW, 0), MT_OK, "iat INT64_MAX without nbf is valid");
+                      NOW, 86400), MT_ERR_NOT_YET_VALID,
+           "iat INT64_MAX is not yet valid");
+    is_int(check_text("{\"exp\":1700003600,"
+                      "\"iat\":-9223372036854775807}", NOW, 86400),
+           MT_OK, "iat near INT64_MIN is valid");
 
     /* a large but sane leeway */
 

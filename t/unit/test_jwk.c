@@ -789,6 +789,218 @@ pins(EVP_PKEY *rsa)
 }
 
 
+/* ---- key_ops (RFC 7517 section 4.3) --------------------------------- */
+
+/* the JWK of rsa (private or not) with "key_ops" set from JSON text */
+static json_t *
+jwk_with_ops(EVP_PKEY *rsa, int private, const char *ops)
+{
+    json_t  *jwk;
+
+    jwk = pkey_jwk(rsa, private);
+    json_object_set_new(jwk, "key_ops", json_loads(ops, 0, NULL));
+
+    return jwk;
+}
+
+
+static void
+key_ops(EVP_PKEY *rsa)
+{
+    size_t          i, n, b64_len;
+    char           *token, *b64;
+    json_t         *jwk, *base;
+    mt_keyset_t    *signer, *ks;
+    unsigned char  *cred, sig[1024];
+    static const char  *bad[] = {
+        "\"verify\"", "[]", "[1]", "[null]", "[\"verify\",\"verify\"]",
+        "[\"Verify\"]", "[\"frobnicate\"]", "{\"verify\":true}",
+        "[\"sign\",\"decrypt\"]", "[\"verify\",\"unwrapKey\"]",
+    };
+
+    base = pkey_jwk(rsa, 1);
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        is_int(try_with(base, "key_ops", json_loads(bad[i], JSON_DECODE_ANY,
+                                                    NULL)),
+               MT_ERR_BAD_KEY, "key_ops %s refused", bad[i]);
+    }
+
+    ok(strstr(err, "key_ops") != NULL, "... the message names key_ops: %s",
+       err);
+
+    /* inconsistent with "use" or "alg" */
+    json_object_set_new(base, "use", json_string("sig"));
+    is_int(try_with(base, "key_ops", json_loads("[\"decrypt\"]", 0, NULL)),
+           MT_ERR_BAD_KEY, "\"use\":\"sig\" with key_ops decrypt refused");
+    json_object_set_new(base, "use", json_string("enc"));
+    is_int(try_with(base, "key_ops", json_loads("[\"verify\"]", 0, NULL)),
+           MT_ERR_BAD_KEY, "\"use\":\"enc\" with key_ops verify refused");
+    json_object_del(base, "use");
+    json_object_set_new(base, "alg", json_string("RS256"));
+    is_int(try_with(base, "key_ops", json_loads("[\"unwrapKey\"]", 0, NULL)),
+           MT_ERR_BAD_KEY, "\"alg\":\"RS256\" with key_ops unwrapKey refused");
+    json_object_set_new(base, "alg", json_string("RSA-OAEP-256"));
+    is_int(try_with(base, "key_ops", json_loads("[\"sign\"]", 0, NULL)),
+           MT_ERR_BAD_KEY, "\"alg\":\"RSA-OAEP-256\" with key_ops sign "
+           "refused");
+    is_int(try_with(base, "key_ops", json_loads("[\"unwrapKey\"]", 0, NULL)),
+           MT_OK, "\"alg\":\"RSA-OAEP-256\" with key_ops unwrapKey loads");
+    json_decref(base);
+
+    /* all or nothing: a set whose second key has bad key_ops adds none */
+    is_int(try_jwk("{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAAAAAAAAAAAAAAAAAA"
+                   "AAAAAAAAAAAAAAAAAAAAAAA\"},{\"kty\":\"oct\",\"k\":\"AAAAAA"
+                   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"key_ops\":[\"x"
+                   "\"]}]}"),
+           MT_ERR_BAD_KEY, "a set with one bad key_ops loads no key");
+
+    /* honoured: verify, sign, decrypt/unwrapKey */
+    signer = mt_keyset_new();
+    add_pkey(signer, rsa, 1);
+    token = make_jws(mt_keyset_get(signer, 0), MT_ALG_RS256,
+                     "{\"alg\":\"RS256\"}", "{\"exp\":1}");
+    mt_credential_encrypt(mt_keyset_get(signer, 0),
+                          (const unsigned char *) "secret", 6, &b64,
+                          &b64_len);
+
+    static const struct {
+        const char  *ops;
+        int          private;
+        mt_err_t     verify, sign, decrypt;
+    } cases[] = {
+        { "[\"verify\"]", 0, MT_OK, MT_ERR_UNKNOWN_KEY, MT_ERR_DECRYPT },
+        { "[\"sign\"]", 1, MT_ERR_UNKNOWN_KEY, MT_OK, MT_ERR_DECRYPT },
+        { "[\"sign\",\"verify\"]", 1, MT_OK, MT_OK, MT_ERR_DECRYPT },
+        { "[\"verify\"]", 1, MT_OK, MT_ERR_UNKNOWN_KEY, MT_ERR_DECRYPT },
+        { "[\"decrypt\"]", 1, MT_ERR_UNKNOWN_KEY, MT_ERR_UNKNOWN_KEY, MT_OK },
+        { "[\"unwrapKey\"]", 1, MT_ERR_UNKNOWN_KEY, MT_ERR_UNKNOWN_KEY,
+          MT_OK },
+        { "[\"encrypt\",\"wrapKey\"]", 1, MT_ERR_UNKNOWN_KEY,
+          MT_ERR_UNKNOWN_KEY, MT_ERR_DECRYPT },
+        { "[\"deriveKey\"]", 1, MT_ERR_UNKNOWN_KEY, MT_ERR_UNKNOWN_KEY,
+          MT_ERR_DECRYPT },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        jwk = jwk_with_ops(rsa, cases[i].private, cases[i].ops);
+        ks = mt_keyset_new();
+
+        if (!is_int(add_json(ks, jwk), MT_OK, "RSA JWK with key_ops %s "
+                    "loads", cases[i].ops))
+        {
+            diag("%s", err);
+        }
+
+        is_int(verify_token(ks, token), cases[i].verify, "... verify");
+        is_int(mt_jws_sign(mt_keyset_get(ks, 0), MT_ALG_RS256,
+                           (unsigned char *) "x", 1, sig, &n),
+               cases[i].sign, "... sign");
+        cred = NULL;
+        n = 0;
+        is_int(mt_credential_decrypt(ks, b64, b64_len, &cred, &n),
+               cases[i].decrypt, "... decrypt the credential");
+        OPENSSL_clear_free(cred, n);
+
+        mt_keyset_free(ks);
+        json_decref(jwk);
+    }
+
+    free(b64);
+    free(token);
+    mt_keyset_free(signer);
+
+    /* JWE algs: each needs its own operation */
+    ks = mt_keyset_new();
+    is_int(add_jwk(ks, "{\"kty\":\"oct\",\"k\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                   "AAAAAAAAAAAAAAA\",\"key_ops\":[\"unwrapKey\"]}", err,
+                   sizeof(err)), MT_OK, "oct JWK with key_ops unwrapKey loads");
+    ok(mt_key_for_jwe_alg(mt_keyset_get(ks, 0), "A256KW", NULL),
+       "... unwraps A256KW");
+    ok(!mt_key_for_jwe_alg(mt_keyset_get(ks, 0), "dir", "A256GCM"),
+       "... is no \"dir\" key (needs decrypt)");
+    ok(!mt_key_fits_alg(mt_keyset_get(ks, 0), MT_ALG_HS256),
+       "... and no HMAC key");
+    mt_keyset_free(ks);
+
+    ks = mt_keyset_new();
+    add_jwk(ks, "{\"kty\":\"oct\",\"k\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+            "AAAAAAAA\",\"key_ops\":[\"decrypt\"]}", err, sizeof(err));
+    ok(mt_key_for_jwe_alg(mt_keyset_get(ks, 0), "dir", "A256GCM")
+       && !mt_key_for_jwe_alg(mt_keyset_get(ks, 0), "A256KW", NULL),
+       "oct key_ops decrypt: \"dir\" only");
+    mt_keyset_free(ks);
+}
+
+
+/* ---- two keys with one kid ----------------------------------------- */
+
+static void
+same_kid(EVP_PKEY *rsa, EVP_PKEY *p256)
+{
+    char          *a, *b, *set;
+    json_t        *ja, *jb;
+    size_t         n;
+    mt_keyset_t   *ks;
+    static const unsigned char  sa[32] = "secret A secret A secret A sec A";
+
+    ja = pkey_jwk(rsa, 0);
+    json_object_set_new(ja, "kid", json_string("k1"));
+    jb = pkey_jwk(p256, 0);
+    json_object_set_new(jb, "kid", json_string("k1"));
+    a = json_dumps(ja, JSON_COMPACT);
+    b = json_dumps(jb, JSON_COMPACT);
+
+    n = strlen(a) * 2 + strlen(b) + 32;
+    set = malloc(n);
+
+    snprintf(set, n, "{\"keys\":[%s,%s]}", a, a);
+    is_int(try_jwk(set), MT_ERR_BAD_KEY, "two RSA keys with kid k1 refused");
+    ok(strstr(err, "key 1") != NULL && strstr(err, "kid") != NULL,
+       "... the message names the key and the kid: %s", err);
+
+    snprintf(set, n, "{\"keys\":[%s,%s]}", a, b);
+    is_int(try_jwk(set), MT_OK, "RSA and EC keys with kid k1 load");
+
+    json_object_del(ja, "kid");
+    free(a);
+    a = json_dumps(ja, JSON_COMPACT);
+    snprintf(set, n, "{\"keys\":[%s,%s]}", a, a);
+    is_int(try_jwk(set), MT_OK, "two keys without kid load");
+
+    /* across files of one key list: the second file adds nothing */
+    ks = mt_keyset_new();
+    add_jwk(ks, b, err, sizeof(err));
+    snprintf(set, n, "{\"keys\":[%s,%s]}", a, b);
+    is_int(add_jwk(ks, set, err, sizeof(err)), MT_ERR_BAD_KEY,
+           "an EC kid k1 already in the list refused");
+    is_int(mt_keyset_count(ks), 1, "... and no key of that set is added");
+    mt_keyset_free(ks);
+
+    /* secrets */
+    ks = mt_keyset_new();
+    is_int(mt_keyset_add_secret(ks, sa, 32, "s", 1, err, sizeof(err)), MT_OK,
+           "secret kid s");
+    is_int(mt_keyset_add_secret(ks, sa, 32, "s", 1, err, sizeof(err)),
+           MT_ERR_BAD_KEY, "a second secret kid s refused");
+    is_int(add_jwk(ks, "{\"kty\":\"oct\",\"kid\":\"s\",\"k\":\"AAAAAAAAAAAAA"
+                   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}", err, sizeof(err)),
+           MT_ERR_BAD_KEY, "an oct JWK kid s after the secret refused");
+    is_int(mt_keyset_add_secret(ks, sa, 32, NULL, 0, err, sizeof(err)), MT_OK,
+           "secrets without kid are not compared");
+    is_int(mt_keyset_add_secret(ks, sa, 32, NULL, 0, err, sizeof(err)), MT_OK,
+           "... twice");
+    is_int(mt_keyset_count(ks), 3, "three keys in the list");
+    mt_keyset_free(ks);
+
+    free(a);
+    free(b);
+    free(set);
+    json_decref(ja);
+    json_decref(jb);
+}
+
+
 /*
  * PEM keys get the checks JWKs get: an RSA public key with e = 1 would
  * "verify" a signature equal to the encoded message, i.e. anyone's.
@@ -867,6 +1079,8 @@ main(void)
     generated_keys(&rsa, &p256);
     bad_files(rsa, p256);
     pins(rsa);
+    key_ops(rsa);
+    same_kid(rsa, p256);
     pem_public_check(rsa);
 
     EVP_PKEY_free(rsa);

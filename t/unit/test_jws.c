@@ -596,8 +596,12 @@ shapes(keys_t *k)
     is_int(verify_token(k->oct, s), MT_ERR_MALFORMED, "trailing newline");
     sprintf(s, " %s", good);
     is_int(verify_token(k->oct, s), MT_ERR_MALFORMED, "leading space");
+    /* its header and payload need no '=': this is its padded form */
     sprintf(s, "%s=", good);
-    is_int(verify_token(k->oct, s), MT_ERR_MALFORMED, "padded signature");
+    is_int(verify_token(k->oct, s), MT_OK, "padded signature");
+    sprintf(s, "%s==", good);
+    is_int(verify_token(k->oct, s), MT_ERR_MALFORMED,
+           "over-padded signature");
 
     /* the explicit length rules, not the NUL */
     ok(mt_jws_verify(&jws, k->oct, good, strlen(good) - 1) != MT_OK,
@@ -650,6 +654,121 @@ shapes(keys_t *k)
     free(big);
 
     free(good);
+}
+
+
+/* ---- padded segments (google-auth before 1.6.3) -------------------- */
+
+/*
+ * A token with a 22-byte header (needs "=="), a 20-byte payload (needs
+ * "=") and an HS256 signature (32 bytes, needs "="), each segment
+ * followed by the given padding.  The signature covers the segments as
+ * written, or their unpadded form when sign_unpadded is set.
+ */
+static char *
+padded_jws(const mt_key_t *key, const char *hpad, const char *ppad,
+    const char *spad, int sign_unpadded)
+{
+    char           *h, *p, *s, *in, *out;
+    size_t          n, sig_len;
+    unsigned char   sig[1024];
+
+    h = b64url_str("{\"alg\":\"HS256\",\"x\":12}", 22);
+    p = b64url_str("{\"exp\":999999999999}", 20);
+
+    n = strlen(h) + strlen(p) + 16;
+    in = malloc(n);
+
+    snprintf(in, n, "%s.%s", h, p);
+    mt_jws_sign(key, MT_ALG_HS256, (unsigned char *) in, strlen(in), sig,
+                &sig_len);
+
+    if (!sign_unpadded) {
+        snprintf(in, n, "%s%s.%s%s", h, hpad, p, ppad);
+        mt_jws_sign(key, MT_ALG_HS256, (unsigned char *) in, strlen(in), sig,
+                    &sig_len);
+    }
+
+    snprintf(in, n, "%s%s.%s%s", h, hpad, p, ppad);
+
+    s = b64url_str(sig, sig_len);
+    n = strlen(in) + strlen(s) + strlen(spad) + 2;
+    out = malloc(n);
+    snprintf(out, n, "%s.%s%s", in, s, spad);
+
+    free(h);
+    free(p);
+    free(s);
+    free(in);
+
+    return out;
+}
+
+
+static void
+padding(keys_t *k)
+{
+    size_t           i;
+    char            *t;
+    const mt_key_t  *key;
+
+    static const struct {
+        const char  *h, *p, *s;
+        mt_err_t     rc;
+        const char  *what;
+    } cases[] = {
+        { "==", "=", "=", MT_OK, "every segment padded canonically" },
+        { "", "", "", MT_OK, "no segment padded (RFC 7515)" },
+        { "==", "", "", MT_ERR_MALFORMED, "header padded, others not" },
+        { "", "=", "", MT_ERR_MALFORMED, "payload padded, others not" },
+        { "", "", "=", MT_ERR_MALFORMED, "signature padded, others not" },
+        { "==", "=", "", MT_ERR_MALFORMED, "signature padding missing" },
+        { "", "=", "=", MT_ERR_MALFORMED, "header padding missing" },
+        { "=", "=", "=", MT_ERR_MALFORMED, "header short of one '='" },
+        { "===", "=", "=", MT_ERR_MALFORMED, "header with '==='" },
+        { "==", "==", "=", MT_ERR_MALFORMED, "payload with one '=' extra" },
+        { "==", "=", "==", MT_ERR_MALFORMED, "signature with one '=' extra" },
+        { "==", "=", "=====", MT_ERR_MALFORMED,
+          "signature with a block of '=' extra" },
+        { "==", "=", "=.", MT_ERR_MALFORMED, "a fourth, empty part" },
+        { "==", "=", "= ", MT_ERR_MALFORMED, "a space after the padding" },
+        { "==%3D", "=", "=", MT_ERR_MALFORMED, "percent-encoded padding" },
+    };
+
+    key = mt_keyset_get(k->oct, 0);
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        t = padded_jws(key, cases[i].h, cases[i].p, cases[i].s, 0);
+        is_int(verify_token(k->oct, t), cases[i].rc, "padding: %s",
+               cases[i].what);
+        free(t);
+    }
+
+    /* the signature covers the bytes as sent, padding included */
+    t = padded_jws(key, "==", "=", "=", 1);
+    is_int(verify_token(k->oct, t), MT_ERR_BAD_SIGNATURE,
+           "padding: signed unpadded, sent padded");
+    free(t);
+
+    /* '=' inside a segment, the length kept canonical */
+    t = padded_jws(key, "==", "=", "=", 0);
+    t[4] = '=';
+    is_int(verify_token(k->oct, t), MT_ERR_MALFORMED,
+           "padding: '=' inside the header");
+    free(t);
+
+    t = padded_jws(key, "==", "=", "=", 0);
+    t[strlen(t) - 2] = '=';
+    is_int(verify_token(k->oct, t), MT_ERR_MALFORMED,
+           "padding: '==' ending a signature that needs one '='");
+    free(t);
+
+    /* non-zero trailing bits stay refused when padded */
+    t = padded_jws(key, "==", "=", "=", 0);
+    t[strlen(t) - 2] = t[strlen(t) - 2] == 'A' ? 'B' : 'A';
+    ok(verify_token(k->oct, t) != MT_OK,
+       "padding: a changed last signature character is refused");
+    free(t);
 }
 
 
@@ -779,6 +898,7 @@ main(void)
     headers(&k);
     kids();
     shapes(&k);
+    padding(&k);
     ecdsa(&k);
     keys_free(&k);
 

@@ -140,6 +140,7 @@ sub mint {
         push @args, "--$opt", $o{$opt} if defined $o{$opt};
     }
     push @args, '--no-exp' if $o{no_exp};
+    push @args, '--pad' if $o{pad};
     for my $name (sort keys %{ $o{claims} || {} }) {
         push @args, '--claim', "$name=$o{claims}{$name}";
     }
