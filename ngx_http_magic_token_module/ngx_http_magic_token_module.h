@@ -105,6 +105,17 @@ ngx_http_magic_token_ctx_t *ngx_http_magic_token_get_ctx(
     ngx_http_request_t *r);
 ngx_http_magic_token_ctx_t *ngx_http_magic_token_verify(
     ngx_http_request_t *r);
+ngx_int_t ngx_http_magic_token_find(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_str_t *token);
+ngx_uint_t ngx_http_magic_token_same(ngx_http_magic_token_ctx_t *ctx,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_str_t *token);
+ngx_int_t ngx_http_magic_token_verify_token(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx,
+    ngx_str_t *token);
+ngx_int_t ngx_http_magic_token_check(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
+ngx_int_t ngx_http_magic_token_deny(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
 ngx_int_t ngx_http_magic_token_add_variables(ngx_conf_t *cf);
 void ngx_http_magic_token_free_keyset(void *data);
 
