@@ -1430,5 +1430,5 @@ ngx_http_magic_token_init(ngx_conf_t *cf)
 
     *h = ngx_http_magic_token_handler;
 
-    return NGX_OK;
+    return ngx_http_magic_token_subrequest_init(cf);
 }

@@ -76,8 +76,9 @@ typedef struct {
 
 
 /*
- * Per request, shared with subrequests and kept across internal
- * redirects (found again through its pool cleanup).
+ * Per request, kept across internal redirects (found again through its
+ * pool cleanup).  A subrequest checked in its own location has one of
+ * its own (ngx_http_magic_token_subrequest.c).
  */
 typedef struct {
     mt_err_t                    error;
@@ -126,6 +127,10 @@ ngx_int_t ngx_http_magic_token_cache_lookup(ngx_http_request_t *r,
 void ngx_http_magic_token_cache_store(ngx_http_request_t *r,
     ngx_http_magic_token_cache_t *cache, ngx_http_magic_token_ctx_t *ctx);
 void ngx_http_magic_token_cache_release(ngx_http_magic_token_ctx_t *ctx);
+
+ngx_int_t ngx_http_magic_token_subrequest_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_magic_token_subrequest_ctx(ngx_http_request_t *r,
+    ngx_http_magic_token_ctx_t **ctx);
 
 ngx_int_t ngx_http_magic_token_issuer_handler(ngx_http_request_t *r);
 char *ngx_http_magic_token_issuer(ngx_conf_t *cf, ngx_command_t *cmd,
