@@ -147,6 +147,13 @@ ngx_http_magic_token_subrequest_check(ngx_http_request_t *r,
     sctx->conf = mlcf;
     ctx = &sctx->ctx;
 
+    /*
+     * Set first: variables of this module in magic_token_require or
+     * magic_token_scope_uri read the check in progress, and do not
+     * start another one.
+     */
+    ngx_http_set_ctx(r, sctx, ngx_http_magic_token_module);
+
     if (ngx_http_magic_token_subrequest_token(r, mlcf, ctx) != NGX_OK) {
         return NULL;
     }
@@ -161,8 +168,6 @@ ngx_http_magic_token_subrequest_check(ngx_http_request_t *r,
         ctx->error = MT_OK;
         ctx->passed = 1;
     }
-
-    ngx_http_set_ctx(r, sctx, ngx_http_magic_token_module);
 
     return sctx;
 }

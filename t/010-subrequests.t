@@ -16,7 +16,9 @@ $tok{t} = mint(credential => $C,
                allowed => ['GET /ssi/.*', 'GET /pub/.*', 'POST /m/.*',
                            'GET /api/ok', 'GET /sc/ok', 'GET /lee/ok',
                            'POST /mirror/ok', 'GET /auth(-on)?/.*',
-                           'GET /sl/.*']);
+                           'GET /sl/.*', 'GET /adm/ok']);
+$tok{admin} = mint(credential => 'ghp_AdminCred', claims => { admin => 'true' },
+                   allowed => ['GET /ssi/.*', 'GET /adm/ok']);
 $tok{other} = mint(credential => $C, key => other_keys_dir() . '/private.pem',
                    allowed => ['GET /.*']);
 
@@ -52,6 +54,9 @@ default_http_config(<<'_EOC_');
         }
         location = /include-three {
             return 200 '[<!--# include virtual="/api/ok" -->][<!--# include virtual="/api/ok" -->][<!--# include virtual="/api/admin" -->]';
+        }
+        location = /include-adm {
+            return 200 '[<!--# include virtual="/adm/ok" -->]';
         }
         location = /include-leeway {
             return 200 '[<!--# include virtual="/lee/ok" -->]';
@@ -91,6 +96,12 @@ default_config(<<'_EOC_');
     location /sc/ {
         magic_token on;
         proxy_set_header Authorization "scope=$magic_token_scope";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT/;
+    }
+    location /adm/ {
+        magic_token on;
+        magic_token_require $magic_token_claim_admin error=403;
+        proxy_set_header Authorization "Bearer $magic_token_credential";
         proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT/;
     }
     location /lee/ {
@@ -412,3 +423,20 @@ GET /auth/x
 WWW-Authenticate: Bearer realm="check", error="invalid_token"
 --- no_access_log
 seen uri=/record/check
+
+
+
+=== TEST 14: magic_token_require with a claim variable, in a subrequest's location
+--- request eval
+["GET /ssi/include-adm", "GET /ssi/include-adm"]
+--- more_headers eval
+["Authorization: Bearer $::tok{admin}", "Authorization: Bearer $::tok{t}"]
+--- error_code eval
+[200, 200]
+--- response_body_like eval
+[qr/^\[auth=\[Bearer ghp_AdminCred\] method=GET uri=\/ok\n\]$/,
+ qr/^\[<html>.*403 Forbidden.*\]$/s]
+--- response_body_unlike eval
+[qr/ghp_SubrequestCred/, qr/ghp_SubrequestCred/]
+--- no_error_log
+[error]
