@@ -126,7 +126,7 @@ ngx_http_magic_token_early(ngx_http_request_t *r,
 
 
 /*
- * A verified token whose request passed, else NULL.  In a subrequest,
+ * *ctx: a verified token whose request passed, else NULL.  In a subrequest,
  * only the subrequest's own check counts: the main request's is for
  * another method and URI.
  */
