@@ -12,12 +12,6 @@
 
 
 static ngx_int_t ngx_http_magic_token_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_magic_token_check(ngx_http_request_t *r,
-    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
-static ngx_int_t ngx_http_magic_token_find(ngx_http_request_t *r,
-    ngx_http_magic_token_loc_conf_t *mlcf, ngx_str_t *token);
-static ngx_int_t ngx_http_magic_token_deny(ngx_http_request_t *r,
-    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
 static void ngx_http_magic_token_cleanup(void *data);
 static ngx_int_t ngx_http_magic_token_retire(ngx_http_request_t *r,
     ngx_http_magic_token_ctx_t *ctx);
@@ -296,8 +290,6 @@ ngx_http_magic_token_handler(ngx_http_request_t *r)
 ngx_http_magic_token_ctx_t *
 ngx_http_magic_token_verify(ngx_http_request_t *r)
 {
-    u_char                           *p;
-    mt_err_t                          rc;
     ngx_str_t                         token;
     ngx_pool_cleanup_t               *cln;
     ngx_http_magic_token_ctx_t       *ctx;
@@ -336,14 +328,7 @@ ngx_http_magic_token_verify(ngx_http_request_t *r)
      * Done already (by a variable, or before an internal redirect) for
      * the same token, keys and match mode: nothing more to do.
      */
-    if (ctx->attempted
-        && token.len == ctx->raw.len
-        && ngx_memcmp(token.data, ctx->raw.data, token.len) == 0
-        && ctx->keys == mlcf->keys
-        && ctx->scope_match == mlcf->scope_match
-        && ctx->leeway == mlcf->leeway
-        && token.len <= mlcf->max_size)
-    {
+    if (ngx_http_magic_token_same(ctx, mlcf, &token)) {
         return ctx;
     }
 
@@ -351,62 +336,98 @@ ngx_http_magic_token_verify(ngx_http_request_t *r)
         return NULL;
     }
 
+    if (ngx_http_magic_token_verify_token(r, mlcf, ctx, &token) != NGX_OK) {
+        return NULL;
+    }
+
+    return ctx;
+}
+
+
+/* ctx was attempted with these token bytes and verification settings */
+ngx_uint_t
+ngx_http_magic_token_same(ngx_http_magic_token_ctx_t *ctx,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_str_t *token)
+{
+    return ctx->attempted
+           && token->len == ctx->raw.len
+           && ngx_memcmp(token->data, ctx->raw.data, token->len) == 0
+           && ctx->keys == mlcf->keys
+           && ctx->scope_match == mlcf->scope_match
+           && ctx->leeway == mlcf->leeway
+           && token->len <= mlcf->max_size;
+}
+
+
+/*
+ * Verifies token into ctx, which holds no token (a new one, or one
+ * whose token was retired).  NGX_OK: ctx->error says how it went;
+ * NGX_ERROR: out of memory.
+ */
+ngx_int_t
+ngx_http_magic_token_verify_token(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx,
+    ngx_str_t *token)
+{
+    u_char    *p;
+    mt_err_t   rc;
+
     ctx->attempted = 1;
     ctx->passed = 0;
     ctx->verified = 0;
     ctx->decrypted = 0;
-    ctx->has_token = token.len > 0;
-    ctx->raw = token;
+    ctx->has_token = token->len > 0;
+    ctx->raw = *token;
     ctx->keys = mlcf->keys;
     ctx->scope_match = mlcf->scope_match;
     ctx->leeway = mlcf->leeway;
     ngx_str_null(&ctx->scope);
 
-    if (token.len == 0) {
+    if (token->len == 0) {
         ctx->error = MT_ERR_MISSING;
-        return ctx;
+        return NGX_OK;
     }
 
     /*
      * The id hashes the signed part only: an ECDSA signature can be
      * altered (s to n - s) and stay valid, the header and claims cannot.
      */
-    for (p = token.data + token.len; p > token.data && p[-1] != '.'; p--) {
+    for (p = token->data + token->len; p > token->data && p[-1] != '.'; p--) {
         /* void */
     }
 
-    mt_hash_hex(ctx->hash, token.data,
-                p > token.data ? (size_t) (p - 1 - token.data) : token.len);
+    mt_hash_hex(ctx->hash, token->data,
+                p > token->data ? (size_t) (p - 1 - token->data) : token->len);
 
-    if (token.len > mlcf->max_size) {
+    if (token->len > mlcf->max_size) {
         ctx->error = MT_ERR_TOO_LARGE;
-        return ctx;
+        return NGX_OK;
     }
 
     if (mlcf->keys == NULL) {
         ctx->error = MT_ERR_UNKNOWN_KEY;
-        return ctx;
+        return NGX_OK;
     }
 
     /* a hit: verified and decrypted before, ctx->token is borrowed */
     if (mlcf->cache
         && ngx_http_magic_token_cache_lookup(r, mlcf->cache, ctx) == NGX_OK)
     {
-        return ctx;
+        return NGX_OK;
     }
 
-    rc = mt_token_verify(&ctx->token, mlcf->keys, (char *) token.data,
-                         token.len, (int64_t) ngx_time(),
+    rc = mt_token_verify(&ctx->token, mlcf->keys, (char *) token->data,
+                         token->len, (int64_t) ngx_time(),
                          (int64_t) mlcf->leeway,
                          (mt_match_mode_t) mlcf->scope_match);
     if (rc == MT_ERR_NOMEM) {
-        return NULL;
+        return NGX_ERROR;
     }
 
     ctx->error = rc;
     ctx->verified = (rc == MT_OK);
 
-    return ctx;
+    return NGX_OK;
 }
 
 
@@ -414,7 +435,7 @@ ngx_http_magic_token_verify(ngx_http_request_t *r)
  * NGX_OK: the request may go on; NGX_DECLINED: refused, ctx->error
  * says why; NGX_ERROR: an internal error.
  */
-static ngx_int_t
+ngx_int_t
 ngx_http_magic_token_check(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx)
 {
@@ -583,7 +604,7 @@ ngx_http_magic_token_rules(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_magic_token_find(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, ngx_str_t *token)
 {
@@ -656,7 +677,7 @@ ngx_http_magic_token_find(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_magic_token_deny(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx)
 {
@@ -1658,5 +1679,5 @@ ngx_http_magic_token_init(ngx_conf_t *cf)
 
     *h = ngx_http_magic_token_handler;
 
-    return NGX_OK;
+    return ngx_http_magic_token_subrequest_init(cf);
 }

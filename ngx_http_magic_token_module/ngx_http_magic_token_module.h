@@ -78,8 +78,9 @@ typedef struct {
 
 
 /*
- * Per request, shared with subrequests and kept across internal
- * redirects (found again through its pool cleanup).
+ * Per request, kept across internal redirects (found again through its
+ * pool cleanup).  A subrequest checked in its own location has one of
+ * its own (ngx_http_magic_token_subrequest.c).
  */
 typedef struct {
     mt_err_t                    error;
@@ -107,6 +108,17 @@ ngx_http_magic_token_ctx_t *ngx_http_magic_token_get_ctx(
     ngx_http_request_t *r);
 ngx_http_magic_token_ctx_t *ngx_http_magic_token_verify(
     ngx_http_request_t *r);
+ngx_int_t ngx_http_magic_token_find(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_str_t *token);
+ngx_uint_t ngx_http_magic_token_same(ngx_http_magic_token_ctx_t *ctx,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_str_t *token);
+ngx_int_t ngx_http_magic_token_verify_token(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx,
+    ngx_str_t *token);
+ngx_int_t ngx_http_magic_token_check(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
+ngx_int_t ngx_http_magic_token_deny(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
 ngx_int_t ngx_http_magic_token_add_variables(ngx_conf_t *cf);
 void ngx_http_magic_token_free_keyset(void *data);
 
@@ -117,6 +129,10 @@ ngx_int_t ngx_http_magic_token_cache_lookup(ngx_http_request_t *r,
 void ngx_http_magic_token_cache_store(ngx_http_request_t *r,
     ngx_http_magic_token_cache_t *cache, ngx_http_magic_token_ctx_t *ctx);
 void ngx_http_magic_token_cache_release(ngx_http_magic_token_ctx_t *ctx);
+
+ngx_int_t ngx_http_magic_token_subrequest_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_magic_token_subrequest_ctx(ngx_http_request_t *r,
+    ngx_http_magic_token_ctx_t **ctx);
 
 ngx_int_t ngx_http_magic_token_issuer_handler(ngx_http_request_t *r);
 char *ngx_http_magic_token_issuer(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -94,6 +94,30 @@ ngx_http_magic_token_set(ngx_http_variable_value_t *v, u_char *data,
 
 
 /*
+ * A subrequest's own check where its location has one, else the main
+ * request's.
+ */
+static ngx_int_t
+ngx_http_magic_token_current(ngx_http_request_t *r,
+    ngx_http_magic_token_ctx_t **ctx)
+{
+    if (r != r->main) {
+        if (ngx_http_magic_token_subrequest_ctx(r, ctx) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (*ctx != NULL) {
+            return NGX_OK;
+        }
+    }
+
+    *ctx = ngx_http_magic_token_get_ctx(r);
+
+    return NGX_OK;
+}
+
+
+/*
  * The id and the claims are known once the signature is checked, which
  * may be before the access phase (limit_req runs in preaccess).
  */
@@ -102,9 +126,7 @@ ngx_http_magic_token_early(ngx_http_request_t *r,
     ngx_http_magic_token_ctx_t **ctx)
 {
     if (r != r->main) {
-        /* subrequests see what the main request found */
-        *ctx = ngx_http_magic_token_get_ctx(r);
-        return NGX_OK;
+        return ngx_http_magic_token_current(r, ctx);
     }
 
     *ctx = ngx_http_magic_token_verify(r);
@@ -113,19 +135,29 @@ ngx_http_magic_token_early(ngx_http_request_t *r,
 }
 
 
-/* a verified token whose request passed, else NULL */
-static ngx_http_magic_token_ctx_t *
-ngx_http_magic_token_passed(ngx_http_request_t *r)
+/*
+ * *ctx: a verified token whose request passed, else NULL.  In a subrequest,
+ * only the subrequest's own check counts: the main request's is for
+ * another method and URI.
+ */
+static ngx_int_t
+ngx_http_magic_token_passed(ngx_http_request_t *r,
+    ngx_http_magic_token_ctx_t **ctx)
 {
-    ngx_http_magic_token_ctx_t  *ctx;
+    if (r != r->main) {
+        if (ngx_http_magic_token_subrequest_ctx(r, ctx) != NGX_OK) {
+            return NGX_ERROR;
+        }
 
-    ctx = ngx_http_magic_token_get_ctx(r);
-
-    if (ctx == NULL || !ctx->passed) {
-        return NULL;
+    } else {
+        *ctx = ngx_http_magic_token_get_ctx(r);
     }
 
-    return ctx;
+    if (*ctx != NULL && !(*ctx)->passed) {
+        *ctx = NULL;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -135,7 +167,9 @@ ngx_http_magic_token_credential_variable(ngx_http_request_t *r,
 {
     ngx_http_magic_token_ctx_t  *ctx;
 
-    ctx = ngx_http_magic_token_passed(r);
+    if (ngx_http_magic_token_passed(r, &ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (ctx == NULL || !ctx->decrypted || ctx->token.credential == NULL) {
         v->not_found = 1;
@@ -269,7 +303,9 @@ ngx_http_magic_token_scope_variable(ngx_http_request_t *r,
 {
     ngx_http_magic_token_ctx_t  *ctx;
 
-    ctx = ngx_http_magic_token_passed(r);
+    if (ngx_http_magic_token_passed(r, &ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (ctx == NULL || ctx->scope.len == 0) {
         v->not_found = 1;
@@ -336,7 +372,9 @@ ngx_http_magic_token_error_variable(ngx_http_request_t *r,
     const char                  *s;
     ngx_http_magic_token_ctx_t  *ctx;
 
-    ctx = ngx_http_magic_token_get_ctx(r);
+    if (ngx_http_magic_token_current(r, &ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (ctx == NULL || ctx->error == MT_OK) {
         v->not_found = 1;

@@ -1,5 +1,5 @@
 # Interaction with other nginx features: satisfy any/all with allow/deny,
-# limit_except, auth_request (subrequests are not checked), error_page and
+# limit_except, auth_request (see also 010-subrequests.t), error_page and
 # try_files internal redirects to named locations, keepalive reuse,
 # request bodies.
 use FindBin;
@@ -180,7 +180,7 @@ x=1
 
 
 
-=== TEST 9: auth_request subrequest is not checked (server-level magic_token on)
+=== TEST 9: auth_request under server-level magic_token on: its target location has magic_token off
 --- config
     magic_token on;
     magic_token_key $TEST_NGINX_KEYS/private.pem;
@@ -192,6 +192,7 @@ x=1
     }
     location = /_auth {
         internal;
+        magic_token off;
         proxy_pass_request_body off;
         proxy_set_header Content-Length "";
         proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT/authcheck;
