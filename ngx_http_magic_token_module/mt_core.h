@@ -315,6 +315,16 @@ mt_rules_t *mt_rules_new(mt_match_mode_t mode);
 void mt_rules_free(mt_rules_t *rules);
 size_t mt_rules_count(const mt_rules_t *rules);
 
+/*
+ * A Python re pattern in PCRE2 syntax (mt_pyre.c): syntax whose meaning
+ * is the same in both engines is written out again (utf: for UTF, UCP
+ * and CASELESS, the prefix mode; else for bytes, the full mode), any
+ * other is refused with MT_ERR_BAD_SCOPE and a message in errbuf.
+ * *out is malloc()ed, NUL-terminated.
+ */
+mt_err_t mt_pyre_translate(const char *pattern, size_t len, int utf,
+    char **out, size_t *out_len, char *errbuf, size_t errlen);
+
 /* "METHOD regex", split at the first space; the regex is compiled */
 mt_err_t mt_rules_add(mt_rules_t *rules, const char *entry, size_t len,
     char *errbuf, size_t errlen);
