@@ -521,14 +521,14 @@ mt_pyre_range(mt_pyre_t *st, uint32_t lo, uint32_t hi)
         return mt_pyre_refuse(st, "bad character range");
     }
 
+    if (lo == hi) {
+        return mt_pyre_emit_cp(st, lo, 1);
+    }
+
     if (hi >= 0x80) {
         return mt_pyre_refuse(st, "character ranges beyond ASCII are "
                               "refused (case-insensitive ranges differ "
                               "between Python re and PCRE2)");
-    }
-
-    if (lo == hi) {
-        return mt_pyre_emit_cp(st, lo, 1);
     }
 
     rc = mt_pyre_emit_hex(st, lo);

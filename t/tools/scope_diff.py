@@ -109,6 +109,13 @@ API_PATTERNS = [
     r"/teams/[^/]+/(repos|members)/?$", r"/s/\S+$", r"/a\sb",
     "(?:)", "[\u00e9]", "\u00e9", "[^\u0131]", "\u0390", "\ufb05",
     "[\u1fe3]",
+    # edges of the accepted syntax
+    "[]a]+", "[^]a]", "[a-]", "[-a]x", "[^-/]+", "/a{0}b", "/a{0,0}",
+    "/x{3,}?", r"[\b]", "(?:)*a", "()+/", "(a*)*/", "(a|)+b", "a$b", "/^a",
+    r"/\Aa", r"\b/", r"/\b", r"/a\B", r"\B", "(?=/u)(?!/us)/", "a|",
+    "|/", "/(?P<x>[^/]+)/(?P<y_1>\d+)", r"/\s*$", r"[\d\s]+", r"[\W]+",
+    "[\u017f-\u017f]", "[\x41-\x5a]+", "[\\/]", r"\\", r"\/\.\-",
+    "[A-z]+", "[H-J]", "[\\-a]",
 ]
 
 API_PATHS = [
@@ -469,7 +476,10 @@ def category_runs():
     of code points on which Python agrees, matched by "X*\\Z"."""
     tests = [(r"\w", r"\W"), (r"\d", r"\D"), (r"\s", r"\S"),
              (r"[\w]", r"[\W]"), (r"[\d]", r"[\D]"), (r"[\s]", r"[^\s]"),
-             (".", None)]
+             # under re.I, Python tests a class holding a cased character
+             # on the lowercased character, categories included
+             (r"[\Wk]", r"[^\Wk]"), (r"[\d\u00b5]", r"[^\d\u00b5]"),
+             (r"[\sI]", r"[^\sI]"), (".", None)]
     text = "".join(chr(c) for c in range(0x20, 0x110000)
                    if not 0xd800 <= c < 0xe000 and c != 0x7f)
     for pos, neg in tests:
