@@ -1009,7 +1009,8 @@ mt_pyre_translate(const char *pattern, size_t len, int utf, char **out,
     }
 
     if (rc == MT_OK && st.depth != 0) {
-        rc = mt_pyre_refuse(&st, "missing closing parenthesis, unterminated subpattern");
+        rc = mt_pyre_refuse(&st, "missing closing parenthesis, "
+                            "unterminated subpattern");
     }
 
     if (rc != MT_OK || st.oom) {

@@ -248,7 +248,8 @@ main(void)
     /* 8. full mode: bytes; "\\xff" is U+00FF, its UTF-8 bytes */
 
     full = rules_of(MT_MATCH_FULL, "GET /\\xff.*", "GET /ok", NULL);
-    ok(allows(full, "GET", "/\xc3\xbf\xfe"), "full: \\xff matches UTF-8 of U+00FF");
+    ok(allows(full, "GET", "/\xc3\xbf\xfe"),
+       "full: \\xff matches UTF-8 of U+00FF");
     ok(!allows(full, "GET", "/\xff\xfe"), "full: \\xff is not the byte 0xff");
     ok(!allows(full, "GET", "/o\xffk"), "invalid UTF-8 is just denied");
     mt_rules_free(full);
@@ -259,7 +260,8 @@ main(void)
                       "GET /w/\\w+$", "GET /n/\\d+$", "GET /list",
                       "GET /sp/a\\sb", "GET /g/\\u0390", "GET /end\\Z",
                       "GET /dot/.$", "GET /nb\\B", NULL);
-    ok(allows(prefix, "GET", "/u\xc5\xbf" "er"), "prefix: /user allows /u + long s + er");
+    ok(allows(prefix, "GET", "/u\xc5\xbf" "er"),
+       "prefix: /user allows /u + long s + er");
     ok(allows(prefix, "GET", "/k/\xe2\x84\xaa"),
        "prefix: /k/ + Kelvin sign matches k$");
     ok(allows(prefix, "GET", "/w/\xc3\xa9t\xc3\xa9"), "prefix: \\w is Unicode");
@@ -267,7 +269,8 @@ main(void)
        "prefix: \\w is not an em space");
     ok(allows(prefix, "GET", "/n/\xd9\xa1\xd9\xa2"),
        "prefix: \\d takes Arabic-Indic digits");
-    ok(allows(prefix, "GET", "/L\xc4\xb1ST") && allows(prefix, "GET", "/L\xc4\xb0ST"),
+    ok(allows(prefix, "GET", "/L\xc4\xb1ST")
+       && allows(prefix, "GET", "/L\xc4\xb0ST"),
        "prefix: i matches dotless i and dotted capital I, as in Python");
     ok(allows(prefix, "GET", "/sp/a\xc2\x85" "b"),
        "prefix: \\s takes U+0085, as in Python");
