@@ -88,7 +88,7 @@ $(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(CORE_SRCS) $(CORE_HDRS)
 unit-test: $(UNIT_BINS)
 	prove -v $(UNIT_BINS) 2>&1 | tail -n 40
 
-nginx-test: module cli interop-deps
+nginx-test: module cli scope-match interop-deps
 	TEST_NGINX_BINARY=$(NGINX_BIN) prove $(PROVE_INC) -r t/
 
 # the npm "jose" package for t/042-interop.t (skipped there when missing)
@@ -131,7 +131,16 @@ CLI          := $(BUILD)/magic-token
 CLI_SRCS     := $(wildcard cli/*.c)
 CLI_HDRS     := $(wildcard cli/*.h)
 
-.PHONY: cli cli-install
+.PHONY: cli cli-install scope-match
+
+# the module's scope matcher over a corpus, for t/012-scope-differential.t
+SCOPE_MATCH  := $(BUILD)/scope-match
+
+scope-match: $(SCOPE_MATCH)
+
+$(SCOPE_MATCH): t/tools/scope-match.c $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS_CORE) -o $@ $< $(CORE_SRCS) $(LIBS_CORE)
 
 cli: $(CLI)
 

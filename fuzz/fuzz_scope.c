@@ -13,10 +13,12 @@
  *   - a matched entry is one that was added, and its method is "*" or
  *     the request's;
  *   - a path with a control character never matches;
+ *   - in prefix mode, a path that is not valid UTF-8 never matches;
  *   - matching is deterministic;
- *   - the path itself, every ASCII punctuation character escaped, as an
- *     entry "METHOD <escaped>" always matches (full and prefix mode),
- *     and in full mode "METHOD <escaped>x" never does: the anchoring.
+ *   - a valid UTF-8 path itself, every ASCII punctuation character
+ *     escaped, as an entry "METHOD <escaped>" always matches (full and
+ *     prefix mode), and in full mode "METHOD <escaped>x" never does: the
+ *     anchoring.
  */
 
 #include "common.h"
@@ -25,6 +27,52 @@
 static const char  *fx_methods[] = {
     "GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "get", "*"
 };
+
+
+/* strict UTF-8, as Python's decoder: no overlong forms, no surrogates */
+static int
+fx_valid_utf8(const unsigned char *p, size_t len)
+{
+    size_t    i, n, k;
+    uint32_t  c, min;
+
+    for (i = 0; i < len; i += n) {
+        c = p[i];
+
+        if (c < 0x80) {
+            n = 1;
+            continue;
+        }
+
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 2; min = 0x80; c &= 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 3; min = 0x800; c &= 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 4; min = 0x10000; c &= 0x07;
+        } else {
+            return 0;
+        }
+
+        if (len - i < n) {
+            return 0;
+        }
+
+        for (k = 1; k < n; k++) {
+            if ((p[i + k] & 0xc0) != 0x80) {
+                return 0;
+            }
+
+            c = (c << 6) | (p[i + k] & 0x3f);
+        }
+
+        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
 
 
 /* "METHOD " + the path with every ASCII non-alphanumeric escaped */
@@ -125,6 +173,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (rc == MT_OK) {
         FX_CHECK(!has_ctl, "a path with a control character matched");
+        FX_CHECK(mode == 0 || fx_valid_utf8((const unsigned char *) path,
+                                            path_len),
+                 "prefix mode: a path that is not UTF-8 matched");
         FX_CHECK(matched != NULL && mlen >= 2, "matched entry");
         FX_CHECK(matched[0] == '*'
                  || (memcmp(matched, method, strlen(method)) == 0
@@ -167,7 +218,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mt_rules_free(rules);
 
     /* the path as a literal entry */
-    if (has_ctl || path_len > 400 || strcmp(method, "*") == 0) {
+    if (has_ctl || path_len > 400 || strcmp(method, "*") == 0
+        || !fx_valid_utf8((const unsigned char *) path, path_len))
+    {
         return 0;
     }
 

@@ -405,6 +405,15 @@ gen_scope(void)
         S("lookbehind", "\x01GET /x(?<=x)\\K.*\n/xyz"),
         S("newline-dollar", "\x00GET /a$\n/a\x0a"),
         S("backref", "\x00GET (/\\w+)\\1\n/ab/ab"),
+        S("unicode-prefix",
+          "\x01GET /u\\u017fer\\Z\nGET /k/k$\n/k/\xe2\x84\xaa"),
+        S("unicode-classes",
+          "\x01GET /[^/]+/\\w+\\s\\d{1,3}[iI-K]\n"
+          "/\xc3\xa9/\xc4\xb1\xc2\x85\xd9\xa1\xc4\xb0"),
+        S("refused",
+          "\x01GET /a{,3}\nGET /[[:alpha:]]\nGET (?i)x\nGET /x++\n/aaa"),
+        S("bad-utf8-path", "\x01GET /.*\n/\xff"),
+        S("full-non-ascii", "\x00GET /caf\xc3\xa9+\n/caf\xc3\xa9\xc3\xa9"),
 #undef S
     };
     size_t  i;

@@ -358,15 +358,28 @@ mt_rules_t *mt_rules_new(mt_match_mode_t mode);
 void mt_rules_free(mt_rules_t *rules);
 size_t mt_rules_count(const mt_rules_t *rules);
 
-/* "METHOD regex", split at the first space; the regex is compiled */
+/*
+ * A Python re pattern in PCRE2 syntax (mt_pyre.c): syntax whose meaning
+ * is the same in both engines is written out again (utf: for UTF, UCP
+ * and CASELESS, the prefix mode; else for bytes, the full mode), any
+ * other is refused with MT_ERR_BAD_SCOPE and a message in errbuf.
+ * *out is malloc()ed, NUL-terminated.
+ */
+mt_err_t mt_pyre_translate(const char *pattern, size_t len, int utf,
+    char **out, size_t *out_len, char *errbuf, size_t errlen);
+
+/*
+ * "METHOD regex", split at the first space; the regex (Python re
+ * syntax) is translated by mt_pyre_translate() and compiled
+ */
 mt_err_t mt_rules_add(mt_rules_t *rules, const char *entry, size_t len,
     char *errbuf, size_t errlen);
 
 /*
  * MT_OK and *matched set to the entry text when some rule allows
- * (method, path); MT_ERR_SCOPE_DENIED when none does, or when the path
- * holds a control character.  A rule whose
- * match hits a PCRE2 limit denies.
+ * (method, path); MT_ERR_SCOPE_DENIED when none does, when the path
+ * holds a control character, or, in prefix mode, when it is not valid
+ * UTF-8.  A rule whose match hits a PCRE2 limit denies.
  */
 mt_err_t mt_rules_match(const mt_rules_t *rules, const char *method,
     size_t method_len, const char *path, size_t path_len,

@@ -123,6 +123,7 @@ mt_mint_claims(const json_t *req, const mt_mint_policy_t *policy,
     int64_t          exp, ttl;
     mt_err_t         rc;
     mt_rules_t      *rules;
+    mt_match_mode_t  mode;
     unsigned char    rnd[16];
     char             jti[mt_base64url_encoded_len(16) + 1];
     char             rule_err[256];
@@ -177,24 +178,31 @@ mt_mint_claims(const json_t *req, const mt_mint_policy_t *policy,
             return rc;
         }
 
-        /* every entry must compile, in both match modes' syntax */
-        rules = mt_rules_new(MT_MATCH_FULL);
-        if (rules == NULL) {
-            return MT_ERR_NOMEM;
-        }
-
-        json_array_foreach(allowed, i, v) {
-            rc = mt_rules_add(rules, json_string_value(v),
-                              json_string_length(v), rule_err,
-                              sizeof(rule_err));
-            if (rc != MT_OK) {
-                mt_rules_free(rules);
-                MT_MINT_ERROR("%s", rule_err);
-                return rc == MT_ERR_NOMEM ? rc : MT_ERR_INVALID_CLAIMS;
+        /*
+         * Every entry must compile in both match modes: the issuer does
+         * not know the verifying location's magic_token_scope_match,
+         * and an entry refused in either would never match there.
+         */
+        for (mode = MT_MATCH_FULL; mode <= MT_MATCH_PREFIX; mode++) {
+            rules = mt_rules_new(mode);
+            if (rules == NULL) {
+                return MT_ERR_NOMEM;
             }
-        }
 
-        mt_rules_free(rules);
+            json_array_foreach(allowed, i, v) {
+                rc = mt_rules_add(rules, json_string_value(v),
+                                  json_string_length(v), rule_err,
+                                  sizeof(rule_err));
+                if (rc != MT_OK) {
+                    mt_rules_free(rules);
+                    MT_MINT_ERROR("%s (%s mode)", rule_err,
+                                  mode == MT_MATCH_FULL ? "full" : "prefix");
+                    return rc == MT_ERR_NOMEM ? rc : MT_ERR_INVALID_CLAIMS;
+                }
+            }
+
+            mt_rules_free(rules);
+        }
     }
 
     if (scopes != NULL) {

@@ -4,12 +4,16 @@
  *
  * Scope rules: "METHOD regex", split at the first space as
  * magic-api-proxy does.  The method compares exactly ("*" is any);
- * the regex is PCRE2, matched on bytes (no UTF mode, so no path can be
- * rejected for being invalid UTF-8 and slip through an error path).
+ * the regex is written for Python's re, and only syntax that means the
+ * same to PCRE2 is accepted (mt_pyre.c).
  *
- *   full    the regex must match the whole path, case-sensitive;
- *   prefix  Python re.match(regex, path, re.I): anchored at the start
- *           only, case-insensitive (magic-api-proxy's behaviour).
+ *   full    the regex must match the whole path, case-sensitive, on
+ *           bytes (a non-ASCII literal matches its UTF-8 bytes);
+ *   prefix  Python re.match(regex, path, re.I) on the path decoded as
+ *           UTF-8: anchored at the start only, case-insensitive, on
+ *           code points (PCRE2 UTF and UCP).  A path that is not valid
+ *           UTF-8 matches no prefix rule: PCRE2 returns an error, which
+ *           denies.
  *
  * Every match runs under PCRE2 match, depth and heap limits; hitting
  * one denies.
@@ -109,17 +113,89 @@ mt_is_method_char(unsigned char c)
 }
 
 
+/*
+ * The regex of an entry: the Python re pattern translated by
+ * mt_pyre_translate() (anything whose meaning differs is refused), then
+ * compiled.  prefix: UTF, UCP and CASELESS, anchored at the start, as
+ * Python's re.match(pattern, path, re.I) on the decoded path; full:
+ * bytes, case-sensitive, anchored at both ends.
+ */
+static mt_err_t
+mt_rules_compile(mt_match_mode_t mode, const char *pattern, size_t len,
+    pcre2_code **re, char *errbuf, size_t errlen)
+{
+    int                      errcode;
+    char                    *pcre;
+    size_t                   pcre_len;
+    uint32_t                 options;
+    mt_err_t                 rc;
+    PCRE2_SIZE               erroffset;
+    PCRE2_UCHAR              msg[120];
+    pcre2_compile_context   *cctx;
+
+    rc = mt_pyre_translate(pattern, len, mode == MT_MATCH_PREFIX, &pcre,
+                           &pcre_len, errbuf, errlen);
+    if (rc != MT_OK) {
+        return rc;
+    }
+
+    cctx = pcre2_compile_context_create(NULL);
+    if (cctx == NULL) {
+        free(pcre);
+        return MT_ERR_NOMEM;
+    }
+
+    /* "$" and "." know only "\n" as a newline, as in Python */
+    pcre2_set_newline(cctx, PCRE2_NEWLINE_LF);
+
+    options = PCRE2_ANCHORED | PCRE2_NEVER_BACKSLASH_C;
+
+    if (mode == MT_MATCH_FULL) {
+        options |= PCRE2_ENDANCHORED | PCRE2_NEVER_UTF | PCRE2_NEVER_UCP;
+
+    } else {
+        options |= PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS;
+    }
+
+    *re = pcre2_compile((PCRE2_SPTR) pcre, pcre_len, options, &errcode,
+                        &erroffset, cctx);
+
+    pcre2_compile_context_free(cctx);
+    free(pcre);
+
+    if (*re == NULL) {
+        if (errbuf != NULL) {
+            pcre2_get_error_message(errcode, msg, sizeof(msg));
+            snprintf(errbuf, errlen, "%s", (char *) msg);
+        }
+
+        return MT_ERR_BAD_SCOPE;
+    }
+
+    return MT_OK;
+}
+
+
+/* "scope regex \"<entry>\": <reason>" */
+static void
+mt_rules_error(const char *entry, size_t len, char *errbuf, size_t errlen)
+{
+    char  reason[200];
+
+    snprintf(reason, sizeof(reason), "%s", errbuf);
+    snprintf(errbuf, errlen, "scope regex \"%.*s\": %s",
+             (int) (len > 64 ? 64 : len), entry, reason);
+}
+
+
 mt_err_t
 mt_rules_add(mt_rules_t *rules, const char *entry, size_t len, char *errbuf,
     size_t errlen)
 {
-    int           errcode;
     size_t        i, method_len, cap, limit;
-    uint32_t      options;
+    mt_err_t      rc;
     mt_rule_t    *rule, *grown;
-    PCRE2_SIZE    erroffset;
     const char   *sp;
-    PCRE2_UCHAR   msg[120];
 
     if (rules->n >= MT_MAX_RULES) {
         if (errbuf != NULL) {
@@ -191,26 +267,14 @@ mt_rules_add(mt_rules_t *rules, const char *entry, size_t len, char *errbuf,
     rule = &rules->rules[rules->n];
     memset(rule, 0, sizeof(mt_rule_t));
 
-    options = PCRE2_ANCHORED;
-
-    if (rules->mode == MT_MATCH_FULL) {
-        options |= PCRE2_ENDANCHORED;
-
-    } else {
-        options |= PCRE2_CASELESS;
-    }
-
-    rule->re = pcre2_compile((PCRE2_SPTR) sp + 1, len - method_len - 1,
-                             options, &errcode, &erroffset, NULL);
-    if (rule->re == NULL) {
-        if (errbuf != NULL) {
-            pcre2_get_error_message(errcode, msg, sizeof(msg));
-            snprintf(errbuf, errlen, "scope regex \"%.*s\": %s at offset %zu",
-                     (int) (len > 64 ? 64 : len), entry, (char *) msg,
-                     (size_t) erroffset);
+    rc = mt_rules_compile(rules->mode, sp + 1, len - method_len - 1,
+                          &rule->re, errbuf, errlen);
+    if (rc != MT_OK) {
+        if (rc == MT_ERR_BAD_SCOPE && errbuf != NULL && errlen > 0) {
+            mt_rules_error(entry, len, errbuf, errlen);
         }
 
-        return MT_ERR_BAD_SCOPE;
+        return rc;
     }
 
     rule->entry = malloc(len + 1);

@@ -506,6 +506,19 @@ my $rsa = "$K/rsa/private.pem";
                            '--allowed', 'GET /(unclosed');
     is($rc, 2, 'an --allowed regex that does not compile is refused');
 
+    # agree with Python's re or refuse: refused in either match mode
+    for my $case (['GET /a{,3}', qr/\{,n\} is refused/],
+                  ['GET /[[:alpha:]]', qr/POSIX classes/],
+                  ['GET (?a)/x', qr/inline flags/],
+                  ['GET /x++', qr/possessive/],
+                  ["GET /[\xc3\xa9]", qr/non-ASCII character in a character class.*full mode/]) {
+        my ($entry, $why) = @$case;
+        ($rc, $out, $err) = mt($cred, 'mint', '--key', $rsa,
+                               '--allowed', $entry);
+        is($rc, 2, "mint refuses --allowed '$entry'");
+        like($err, $why, '... and says why');
+    }
+
     ($rc, $out, $err) = mt($cred, 'mint', '--key', $rsa, '--alg', 'ES256',
                            '--allowed', 'GET /');
     is($rc, 2, '--alg that does not fit the key is refused');

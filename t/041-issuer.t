@@ -1104,3 +1104,19 @@ ghp_IssuerSecret0043
   "POST /__magictoken\n{\"token\": \"ghp_x\", \"allowed\": [\"GET /x\"]}" ]
 --- error_code eval
 [401, 200]
+
+
+
+=== TEST 46: 400: syntax that Python re and PCRE2 read differently is refused
+--- request eval
+[ "POST /__magictoken\n{\"token\": \"ghp_x\", \"allowed\": [\"GET /a{,3}\"]}",
+  "POST /__magictoken\n{\"token\": \"ghp_x\", \"allowed\": [\"GET /[[:alpha:]]\"]}",
+  "POST /__magictoken\n{\"token\": \"ghp_x\", \"allowed\": [\"GET /\\\\p{L}\"]}",
+  "POST /__magictoken\n{\"token\": \"ghp_x\", \"allowed\": [\"GET /[\\u00e9]\"]}",
+  "POST /__magictoken\n{\"token\": \"ghp_x\", \"allowed\": [\"GET /u\\u017fer\\\\Z\"]}" ]
+--- error_code eval
+[400, 400, 400, 400, 200]
+--- response_body_like eval
+[ qr/^scope regex "GET \/a\{,3\}": \{,n\} is refused .*\(full mode\)$/,
+  qr/POSIX classes/, qr/escape \\p is refused/,
+  qr/non-ASCII character in a character class .*\(full mode\)$/, qr/^ey/ ]

@@ -245,14 +245,104 @@ main(void)
     mt_rules_free(prefix);
     mt_rules_free(full);
 
-    /* 8. no UTF mode: invalid UTF-8 neither errors nor slips through */
+    /* 8. full mode: bytes; "\\xff" is U+00FF, its UTF-8 bytes */
 
     full = rules_of(MT_MATCH_FULL, "GET /\\xff.*", "GET /ok", NULL);
-    ok(allows(full, "GET", "/\xff\xfe"), "bytes match bytes");
+    ok(allows(full, "GET", "/\xc3\xbf\xfe"),
+       "full: \\xff matches UTF-8 of U+00FF");
+    ok(!allows(full, "GET", "/\xff\xfe"), "full: \\xff is not the byte 0xff");
     ok(!allows(full, "GET", "/o\xffk"), "invalid UTF-8 is just denied");
     mt_rules_free(full);
 
-    /* 9. an empty rule set denies */
+    /* 9. prefix mode is Python's re.match(p, path, re.I) on code points */
+
+    prefix = rules_of(MT_MATCH_PREFIX, "GET /user", "GET /k/k$",
+                      "GET /w/\\w+$", "GET /n/\\d+$", "GET /list",
+                      "GET /sp/a\\sb", "GET /g/\\u0390", "GET /end\\Z",
+                      "GET /dot/.$", "GET /nb\\B", NULL);
+    ok(allows(prefix, "GET", "/u\xc5\xbf" "er"),
+       "prefix: /user allows /u + long s + er");
+    ok(allows(prefix, "GET", "/k/\xe2\x84\xaa"),
+       "prefix: /k/ + Kelvin sign matches k$");
+    ok(allows(prefix, "GET", "/w/\xc3\xa9t\xc3\xa9"), "prefix: \\w is Unicode");
+    ok(!allows(prefix, "GET", "/w/a\xe2\x80\x83"),
+       "prefix: \\w is not an em space");
+    ok(allows(prefix, "GET", "/n/\xd9\xa1\xd9\xa2"),
+       "prefix: \\d takes Arabic-Indic digits");
+    ok(allows(prefix, "GET", "/L\xc4\xb1ST")
+       && allows(prefix, "GET", "/L\xc4\xb0ST"),
+       "prefix: i matches dotless i and dotted capital I, as in Python");
+    ok(allows(prefix, "GET", "/sp/a\xc2\x85" "b"),
+       "prefix: \\s takes U+0085, as in Python");
+    ok(!allows(prefix, "GET", "/sp/a\xe1\xa0\x8e" "b"),
+       "prefix: \\s is not U+180E, as in Python");
+    ok(allows(prefix, "GET", "/g/\xe1\xbf\x93"),
+       "prefix: U+0390 matches U+1FD3, as in Python");
+    ok(allows(prefix, "GET", "/END") && !allows(prefix, "GET", "/end/"),
+       "prefix: \\Z is the very end");
+    ok(allows(prefix, "GET", "/dot/\xf0\x9f\x98\x80"),
+       "prefix: . is one code point (an emoji)");
+    ok(!allows(prefix, "GET", "/user\xff"),
+       "prefix: a path that is not UTF-8 matches nothing");
+    ok(!allows(prefix, "GET", "/u\xc0\xb3" "er"),
+       "prefix: an overlong form matches nothing");
+    ok(!allows(prefix, "GET", "/nb") && allows(prefix, "GET", "/nbx"),
+       "prefix: \\B, as in Python");
+    mt_rules_free(prefix);
+
+    full = rules_of(MT_MATCH_FULL, "GET /user", "GET /caf\xc3\xa9+", NULL);
+    ok(!allows(full, "GET", "/u\xc5\xbf" "er"), "full: no case folding");
+    ok(allows(full, "GET", "/caf\xc3\xa9\xc3\xa9"),
+       "full: a quantifier repeats a whole non-ASCII character");
+    ok(!allows(full, "GET", "/caf\xc3\xa9\xa9"), "full: ... not its last byte");
+    mt_rules_free(full);
+
+    /* 10. agree or refuse: syntax whose meaning differs is refused */
+
+    {
+        static const char  *refused[] = {
+            "GET /a{,3}", "GET /[[:alpha:]]", "GET (?a)/x", "GET (?i)/x",
+            "GET (?L)/x", "GET (?u)/x", "GET (?s:.)", "GET /a*+",
+            "GET /a++", "GET /a?+", "GET /a{2}+", "GET /(?>a)",
+            "GET /\\Z+", "GET /\\p{L}", "GET /\\x{41}", "GET /\\N{DIGIT ONE}",
+            "GET /\\K", "GET /\\Qa\\E", "GET /(a)\\1", "GET /(?P<n>a)(?P=n)",
+            "GET /(?(1)a|b)", "GET /(?R)", "GET /(*FAIL)", "GET /\\0",
+            "GET /\\e", "GET /\\G", "GET /\\h", "GET /\\R", "GET /\\z",
+            "GET /(?<=a)b", "GET /(?<!a)b", "GET /(?#c)", "GET /[a-\xc3\xa9]",
+            "GET /a{1001}", "GET /x{a}", "GET /[\\S]", "GET /\\ud800",
+            "GET /\xff", "GET /\xc0\xaf", "GET /[a--]", "GET /a**",
+            "GET /(?P<a>x)(?P<a>y)", "GET /(?=a)*", "GET ^*", NULL
+        };
+
+        for (i = 0; refused[i] != NULL; i++) {
+            r = mt_rules_new(i % 2 ? MT_MATCH_FULL : MT_MATCH_PREFIX);
+            err[0] = '\0';
+            is_int(mt_rules_add(r, refused[i], strlen(refused[i]), err,
+                                sizeof(err)),
+                   MT_ERR_BAD_SCOPE, "refused: %s (%s)", refused[i], err);
+            mt_rules_free(r);
+        }
+    }
+
+    r = mt_rules_new(MT_MATCH_PREFIX);
+    err[0] = '\0';
+    mt_rules_add(r, "GET /a{,3}", 10, err, sizeof(err));
+    ok(strstr(err, "GET /a{,3}") != NULL && strstr(err, "{0,n}") != NULL,
+       "... the message names the entry and the fix: %s", err);
+    mt_rules_free(r);
+
+    r = mt_rules_new(MT_MATCH_FULL);
+    is_int(mt_rules_add(r, "GET /[\xc3\xa9]", 9, err, sizeof(err)),
+           MT_ERR_BAD_SCOPE, "full: a non-ASCII character in a class is "
+           "refused (%s)", err);
+    mt_rules_free(r);
+
+    r = mt_rules_new(MT_MATCH_PREFIX);
+    is_int(mt_rules_add(r, "GET /[\xc3\xa9]", 9, err, sizeof(err)), MT_OK,
+           "prefix: a non-ASCII character in a class is accepted");
+    mt_rules_free(r);
+
+    /* 11. an empty rule set denies */
 
     r = mt_rules_new(MT_MATCH_FULL);
     is_int(mt_rules_match(r, "GET", 3, "/", 1, &matched, &len),
