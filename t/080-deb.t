@@ -21,6 +21,7 @@ use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
+use IO::Socket::INET;
 use Test::More;
 
 my $PKG       = 'libnginx-mod-http-magic-token';
@@ -29,6 +30,12 @@ my $SNIPPET   = '/usr/share/nginx/modules-available/mod-http-magic-token.conf';
 my $ENABLED   = '/etc/nginx/modules-enabled/50-mod-http-magic-token.conf';
 my $SO        = '/usr/lib/nginx/modules/ngx_http_magic_token_module.so';
 my $CLI       = '/usr/bin/magic-token';
+
+# "nginx -t" creates an empty /run/nginx.pid: removed again at the end
+# when it was not there before
+my $had_pidfile = -e '/run/nginx.pid' ? 1 : 0;
+# set once this file runs dpkg: only then does the END block clean up
+my $installed_by_us = 0;
 
 my $root = abs_path(dirname(__FILE__) . '/..');
 my ($version) = do {
@@ -90,6 +97,7 @@ chmod 0755, $tmp;
 my $pidfile = "$tmp/nginx.pid";
 
 sub stop_test_nginx {
+    return unless defined $pidfile;
     open my $fh, '<', $pidfile or return;
     chomp(my $pid = <$fh> // '');
     close $fh;
@@ -103,14 +111,40 @@ sub stop_test_nginx {
     unlink $pidfile;
 }
 
-# whatever happens: no test nginx left running, the package purged
+my $started_stock = 0;
+
+sub workers_of {
+    my ($pid) = @_;
+    return join ' ', sort split /\s+/, `pgrep -P $pid 2>/dev/null`;
+}
+
+sub stock_master { open my $fh, '<', '/run/nginx.pid' or return 0;
+                   chomp(my $p = <$fh> // ''); return $p =~ /^\d+$/ ? $p : 0 }
+
+sub stop_stock_nginx {
+    return unless $started_stock;
+    my $pid = stock_master();
+    system("$NGINX -s quit >/dev/null 2>&1");
+    for (1 .. 50) {
+        last unless $pid && kill(0, $pid);
+        select(undef, undef, undef, 0.1);
+    }
+    kill 'KILL', $pid if $pid && kill(0, $pid);
+    $started_stock = 0;
+}
+
+# whatever happens: no test nginx left running, the stock nginx stopped
+# if this file started it, the package purged
 END {
     my $status = $?;
     stop_test_nginx();
-    if ($> == 0 && pkg_status() ne 'not-installed') {
+    stop_stock_nginx();
+    if ($installed_by_us && pkg_status() ne 'not-installed') {
         my ($rc, $out) = dpkg('--purge', $PKG);
         print STDERR "# cleanup: dpkg --purge $PKG: rc $rc\n$out" if $rc;
     }
+    unlink '/run/nginx.pid'
+        if $> == 0 && !$had_pidfile && -z '/run/nginx.pid';
     $? = $status;
 }
 $SIG{INT} = $SIG{TERM} = sub { exit 1 };
@@ -140,6 +174,7 @@ my %existed = map { $_ => (-e $_ || -l $_) ? 1 : 0 } @paths;
 
 # ---- install -----------------------------------------------------------
 
+$installed_by_us = 1;
 ($rc, $out) = dpkg('-i', $deb);
 is($rc, 0, 'dpkg -i') or diag($out);
 is(pkg_status(), 'installed', 'the package is installed');
@@ -242,6 +277,49 @@ is($r->{status}, 403, 'POST, outside the token\'s scopes: 403');
 
 stop_test_nginx();
 ok(!-e $pidfile, 'test nginx stopped');
+
+# ---- a running stock nginx is reloaded by the maintainer scripts ------
+
+SKIP: {
+    skip 'the stock nginx runs already: not touching it', 6
+        if $stock_was_running;
+    skip 'port 80 is in use: the stock nginx cannot start', 6
+        if IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => 80,
+                                 Proto => 'tcp', Timeout => 2);
+
+    ($rc, $out) = run($NGINX);
+    $started_stock = 1 if $rc == 0;
+    is($rc, 0, 'the stock nginx started (by hand, no init system)')
+        or diag($out);
+    my $master = stock_master();
+    for (1 .. 50) { last if workers_of($master); select(undef, undef, undef, 0.1) }
+    my $before = workers_of($master);
+
+    my $reloaded = sub {
+        my ($old) = @_;
+        for (1 .. 50) {
+            my $now = workers_of($master);
+            return $now if $now && $now ne $old;
+            select(undef, undef, undef, 0.1);
+        }
+        return '';
+    };
+
+    ($rc, $out) = dpkg('-i', $deb);
+    is($rc, 0, 'dpkg -i while the stock nginx runs') or diag($out);
+    my $after = $reloaded->($before);
+    ok($after, 'the postinst reloaded it (new workers)');
+    my $maps = do { local (@ARGV, $/) = ("/proc/$master/maps"); <> } // '';
+    like($maps, qr{/ngx_http_magic_token_module\.so}, '... and it loaded the module');
+
+    ($rc, $out) = dpkg('-r', $PKG);
+    is($rc, 0, 'dpkg -r while the stock nginx runs') or diag($out);
+    ok($reloaded->($after), 'the prerm reloaded it without the module');
+
+    stop_stock_nginx();
+    ($rc, $out) = dpkg('-i', $deb);
+    BAIL_OUT("dpkg -i failed: $out") if $rc;
+}
 
 # ---- remove, reinstall, purge --------------------------------------------
 
