@@ -7,12 +7,20 @@ SHELL        := /bin/bash
 #   make test       install what is missing, build, run every test
 #   make demo       install what is missing, build, run the demo
 #   make install    copy the module to $(MODULES_DIR)
+#   make deb        build/libnginx-mod-http-magic-token_<version>_<arch>.deb
+#                   (debian/, see docs/packaging.md), checked by lintian
 
 NGINX_SRC    ?= /usr/share/nginx/src
 NGINX_BIN    ?= /usr/sbin/nginx
 MODULES_DIR  ?= /usr/lib/nginx/modules
 BUILD        ?= build
 CC           ?= cc
+# the version, kept in one place: the first entry of debian/changelog
+VERSION      := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
+# extra options for nginx's configure (the package build passes Debian's
+# hardening flags here)
+NGX_CC_OPT   ?=
+NGX_LD_OPT   ?=
 # Debian's interpreter, where python3-cryptography and friends live
 export PYTHON ?= /usr/bin/python3
 
@@ -56,9 +64,13 @@ $(BUILD)/nginx/objs/Makefile: config
 	    if [ -f conf_flags ]; then \
 	        . ./conf_flags; \
 	        ./configure "$${NGX_CONF_FLAGS[@]}" \
+	            $(if $(NGX_CC_OPT),--with-cc-opt="$(NGX_CC_OPT)") \
+	            $(if $(NGX_LD_OPT),--with-ld-opt="$(NGX_LD_OPT)") \
 	            --add-dynamic-module=$(CURDIR) >configure.log 2>&1; \
 	    else \
 	        ./configure --with-compat \
+	            $(if $(NGX_CC_OPT),--with-cc-opt="$(NGX_CC_OPT)") \
+	            $(if $(NGX_LD_OPT),--with-ld-opt="$(NGX_LD_OPT)") \
 	            --add-dynamic-module=$(CURDIR) >configure.log 2>&1; \
 	    fi || { tail -30 configure.log; exit 1; }
 
@@ -144,10 +156,13 @@ $(SCOPE_MATCH): t/tools/scope-match.c $(CORE_SRCS) $(CORE_HDRS)
 
 cli: $(CLI)
 
-$(CLI): $(CLI_SRCS) $(CLI_HDRS) $(CORE_SRCS) $(CORE_HDRS)
+# CPPFLAGS, CFLAGS and LDFLAGS: empty unless given (the package build
+# passes Debian's hardening flags)
+$(CLI): $(CLI_SRCS) $(CLI_HDRS) $(CORE_SRCS) $(CORE_HDRS) debian/changelog
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS_CORE) -Icli -o $@.tmp $(CLI_SRCS) $(CORE_SRCS) \
-	    $(LIBS_CORE)
+	$(CC) $(CFLAGS_CORE) $(CPPFLAGS) $(CFLAGS) -Icli \
+	    -DMT_CLI_VERSION='"$(VERSION)"' -o $@.tmp $(CLI_SRCS) \
+	    $(CORE_SRCS) $(LDFLAGS) $(LIBS_CORE)
 	mv -f $@.tmp $@
 
 cli-install: cli
@@ -334,3 +349,61 @@ soak: module
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	        apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
 	NGINX_BIN=$(NGINX_BIN) bash bench/soak.sh
+
+# ---- Debian package (debian/; docs/packaging.md) -----------------------
+#
+#   make deb        build/libnginx-mod-http-magic-token_<version>_<arch>.deb
+#                   with dpkg-buildpackage (dh calls this Makefile) on a
+#                   copy of the tree in build/deb/, then lintian on it.
+#                   The version is debian/changelog's; the package depends
+#                   on the ABI of the installed nginx (nginx-abi-*).
+#   make deb-test   make deb, then t/080-deb.t (as root): install the
+#                   package into the system's nginx, a real request
+#                   through it, purge, nothing left behind.
+
+DEB_NAME     := libnginx-mod-http-magic-token
+DEB_ARCH     := $(shell dpkg --print-architecture 2>/dev/null)
+DEB_FILE     := $(BUILD)/$(DEB_NAME)_$(VERSION)_$(DEB_ARCH).deb
+DEB_STAGE    := $(BUILD)/deb
+DEB_TOOLS    := debhelper dpkg-dev lintian nginx nginx-dev libssl-dev \
+                libjansson-dev libpcre2-dev zlib1g-dev gcc make
+
+.PHONY: deb deb-deps deb-test
+
+deb-deps:
+	@missing=""; \
+	for p in $(DEB_TOOLS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	        | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" != 0 ]; then \
+	        echo "deb: need$$missing: apt-get install$$missing"; \
+	        exit 1; \
+	    fi; \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        -o DPkg::Lock::Timeout=300 \
+	        --no-install-recommends $$missing >/dev/null; \
+	fi
+
+deb: deb-deps
+	rm -rf $(DEB_STAGE)
+	mkdir -p $(DEB_STAGE)/$(DEB_NAME)-$(VERSION)
+	tar -cf - --exclude=./$(BUILD) --exclude=./.git \
+	    --exclude=./t/servroot --exclude=./t/tools/interop/node_modules \
+	    --exclude=__pycache__ . \
+	    | tar -xf - -C $(DEB_STAGE)/$(DEB_NAME)-$(VERSION)
+	cd $(DEB_STAGE)/$(DEB_NAME)-$(VERSION) \
+	    && dpkg-buildpackage -b -us -uc >../build.log 2>&1 \
+	    || { tail -n 40 $(DEB_STAGE)/build.log; \
+	         echo "deb: dpkg-buildpackage failed, log in" \
+	              "$(DEB_STAGE)/build.log"; exit 1; }
+	cp $(DEB_STAGE)/$(notdir $(DEB_FILE)) $(DEB_FILE)
+	@echo "== $(DEB_FILE)"
+	@dpkg-deb --field $(DEB_FILE) Package Version Architecture Depends
+	lintian --fail-on error,warning --display-info $(DEB_FILE)
+
+deb-test: deb
+	MT_DEB=$(DEB_FILE) prove -v t/080-deb.t

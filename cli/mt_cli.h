@@ -17,7 +17,10 @@
 
 
 #define MT_CLI_NAME         "magic-token"
-#define MT_CLI_VERSION      "0.1"
+/* the package version (debian/changelog), given by the Makefile */
+#ifndef MT_CLI_VERSION
+#define MT_CLI_VERSION      "unknown"
+#endif
 
 /* exit codes */
 #define MT_CLI_OK           0
