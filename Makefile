@@ -47,18 +47,31 @@ all: module cli
 module: $(MODULE)
 
 # nginx's configure runs once per build directory; "make -f objs/Makefile
-# modules" recompiles only what changed.
+# modules" recompiles only what changed.  NGINX_SRC may be a release
+# tarball (./configure) or a checkout of nginx's repository
+# (auto/configure).  Configure arguments: NGINX_CONF_FLAGS when given,
+# else Debian's conf_flags when the tree has them (nginx-dev), else
+# --with-compat.
+NGINX_CONF_FLAGS ?=
+
 $(BUILD)/nginx/objs/Makefile: config
 	rm -rf $(BUILD)/nginx
 	mkdir -p $(BUILD)
 	cp -r $(NGINX_SRC) $(BUILD)/nginx
 	cd $(BUILD)/nginx && \
-	    if [ -f conf_flags ]; then \
+	    if [ -f configure ]; then conf=./configure; \
+	    elif [ -f auto/configure ]; then conf=auto/configure; \
+	    else echo "$(NGINX_SRC): no configure nor auto/configure" \
+	              "(not an nginx source tree?)"; exit 1; fi; \
+	    if [ -n "$(NGINX_CONF_FLAGS)" ]; then \
+	        sh $$conf $(NGINX_CONF_FLAGS) \
+	            --add-dynamic-module=$(CURDIR) >configure.log 2>&1; \
+	    elif [ -f conf_flags ]; then \
 	        . ./conf_flags; \
-	        ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        sh $$conf "$${NGX_CONF_FLAGS[@]}" \
 	            --add-dynamic-module=$(CURDIR) >configure.log 2>&1; \
 	    else \
-	        ./configure --with-compat \
+	        sh $$conf --with-compat \
 	            --add-dynamic-module=$(CURDIR) >configure.log 2>&1; \
 	    fi || { tail -30 configure.log; exit 1; }
 
