@@ -7,6 +7,9 @@ SHELL        := /bin/bash
 #   make test       install what is missing, build, run every test
 #   make demo       install what is missing, build, run the demo
 #   make install    copy the module to $(MODULES_DIR)
+#   make compat NGINX_SRC=/path/to/nginx
+#                   build the module and that nginx, run every test
+#                   against them (docs/compatibility.md)
 
 NGINX_SRC    ?= /usr/share/nginx/src
 NGINX_BIN    ?= /usr/sbin/nginx
@@ -133,6 +136,23 @@ install: module cli
 
 clean:
 	rm -rf $(BUILD) t/servroot
+
+# ---- other nginx versions (docs/compatibility.md) ---------------------
+#
+#   make compat NGINX_SRC=/path/to/nginx
+#                   builds the module and an nginx binary from that tree
+#                   (a release tarball or a checkout of nginx's
+#                   repository) in build/compat-<version>/, configured
+#                   --with-compat --with-http_auth_request_module
+#                   --with-debug, and runs every suite against them.
+#                   COMPAT_DEBUG=0: an nginx without --with-debug;
+#                   COMPAT_SUITES="t/001-basic.t ...": some suites only.
+
+.PHONY: compat
+
+compat: cli interop-deps
+	MAGIC_TOKEN_CLI=$(CURDIR)/$(CLI) PROVE_INC="$(PROVE_INC)" \
+	    NGINX_SRC="$(NGINX_SRC)" bash t/tools/compat.sh
 
 # ---- magic-token CLI (cli/) -------------------------------------------
 #
