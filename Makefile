@@ -9,6 +9,9 @@ SHELL        := /bin/bash
 #   make install    copy the module to $(MODULES_DIR)
 #   make deb        build/libnginx-mod-http-magic-token_<version>_<arch>.deb
 #                   (debian/, see docs/packaging.md), checked by lintian
+#   make compat NGINX_SRC=/path/to/nginx
+#                   build the module and that nginx, run every test
+#                   against them (docs/compatibility.md)
 
 NGINX_SRC    ?= /usr/share/nginx/src
 NGINX_BIN    ?= /usr/sbin/nginx
@@ -55,20 +58,33 @@ all: module cli
 module: $(MODULE)
 
 # nginx's configure runs once per build directory; "make -f objs/Makefile
-# modules" recompiles only what changed.
+# modules" recompiles only what changed.  NGINX_SRC may be a release
+# tarball (./configure) or a checkout of nginx's repository
+# (auto/configure).  Configure arguments: NGINX_CONF_FLAGS when given,
+# else Debian's conf_flags when the tree has them (nginx-dev), else
+# --with-compat.
+NGINX_CONF_FLAGS ?=
+
 $(BUILD)/nginx/objs/Makefile: config
 	rm -rf $(BUILD)/nginx
 	mkdir -p $(BUILD)
 	cp -r $(NGINX_SRC) $(BUILD)/nginx
 	cd $(BUILD)/nginx && \
-	    if [ -f conf_flags ]; then \
+	    if [ -f configure ]; then conf=./configure; \
+	    elif [ -f auto/configure ]; then conf=auto/configure; \
+	    else echo "$(NGINX_SRC): no configure nor auto/configure" \
+	              "(not an nginx source tree?)"; exit 1; fi; \
+	    if [ -n "$(NGINX_CONF_FLAGS)" ]; then \
+	        sh $$conf $(NGINX_CONF_FLAGS) \
+	            --add-dynamic-module=$(CURDIR) >configure.log 2>&1; \
+	    elif [ -f conf_flags ]; then \
 	        . ./conf_flags; \
-	        ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        sh $$conf "$${NGX_CONF_FLAGS[@]}" \
 	            $(if $(NGX_CC_OPT),--with-cc-opt="$(NGX_CC_OPT)") \
 	            $(if $(NGX_LD_OPT),--with-ld-opt="$(NGX_LD_OPT)") \
 	            --add-dynamic-module=$(CURDIR) >configure.log 2>&1; \
 	    else \
-	        ./configure --with-compat \
+	        sh $$conf --with-compat \
 	            $(if $(NGX_CC_OPT),--with-cc-opt="$(NGX_CC_OPT)") \
 	            $(if $(NGX_LD_OPT),--with-ld-opt="$(NGX_LD_OPT)") \
 	            --add-dynamic-module=$(CURDIR) >configure.log 2>&1; \
@@ -132,6 +148,23 @@ install: module cli
 
 clean:
 	rm -rf $(BUILD) t/servroot
+
+# ---- other nginx versions (docs/compatibility.md) ---------------------
+#
+#   make compat NGINX_SRC=/path/to/nginx
+#                   builds the module and an nginx binary from that tree
+#                   (a release tarball or a checkout of nginx's
+#                   repository) in build/compat-<version>/, configured
+#                   --with-compat --with-http_auth_request_module
+#                   --with-debug, and runs every suite against them.
+#                   COMPAT_DEBUG=0: an nginx without --with-debug;
+#                   COMPAT_SUITES="t/001-basic.t ...": some suites only.
+
+.PHONY: compat
+
+compat: cli interop-deps
+	MAGIC_TOKEN_CLI=$(CURDIR)/$(CLI) PROVE_INC="$(PROVE_INC)" \
+	    NGINX_SRC="$(NGINX_SRC)" bash t/tools/compat.sh
 
 # ---- magic-token CLI (cli/) -------------------------------------------
 #

@@ -523,6 +523,9 @@ ngx_http_magic_token_issuer_nocache(ngx_http_request_t *r)
     h->hash = 1;
     ngx_str_set(&h->key, "Cache-Control");
     ngx_str_set(&h->value, "no-store");
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
 
     return NGX_OK;
 }

@@ -731,6 +731,14 @@ ngx_http_magic_token_deny(ngx_http_request_t *r,
         }
 
         ngx_str_set(&h->key, "WWW-Authenticate");
+#if (nginx_version >= 1023000)
+        /*
+         * since 1.23.0 headers of one name are chained through "next";
+         * "satisfy any" walks this chain when another access module
+         * allows the request, and ngx_list_push() does not zero memory
+         */
+        h->next = NULL;
+#endif
         r->headers_out.www_authenticate = h;
     }
 

@@ -53,7 +53,7 @@ use File::Temp qw(tempdir);
 
 our @EXPORT = qw(mint tamper token_id mtmint repo_root keys_dir other_keys_dir
                  module_path default_config default_http_config nginx_config_check
-                 upstream_body);
+                 upstream_body nginx_with_debug);
 
 my $ROOT = abs_path(dirname(abs_path(__FILE__)) . '/../../..');
 my $MTMINT = "$ROOT/t/tools/mtmint.py";
@@ -223,6 +223,19 @@ if (my $add = main->can('add_block_preprocessor')) {
     $add->($preprocess);
 } else {
     die "MagicToken::Test: load Test::Nginx::Socket before MagicToken::Test\n";
+}
+
+# ---------------------------------------------------------------------------
+# nginx_with_debug() -> true when the nginx under test was configured
+# --with-debug ("nginx -V"); debug-level log lines exist only then.
+
+my $WITH_DEBUG;
+
+sub nginx_with_debug {
+    return $WITH_DEBUG if defined $WITH_DEBUG;
+    my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my $v = `$nginx -V 2>&1`;
+    return $WITH_DEBUG = ($v =~ /--with-debug\b/ ? 1 : 0);
 }
 
 # ---------------------------------------------------------------------------
