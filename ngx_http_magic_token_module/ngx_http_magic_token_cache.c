@@ -378,6 +378,14 @@ ngx_http_magic_token_cache_store(ngx_http_request_t *r,
     e->expires = expires;
     e->refs = 1;
     e->linked = 1;
+
+    /*
+     * The JOSE header is read by the verification only (alg, kid, crit):
+     * not kept, a few hundred bytes less per entry.
+     */
+    json_decref(ctx->token.jws.header);
+    ctx->token.jws.header = NULL;
+
     e->token = ctx->token;          /* ctx now borrows it */
 
     i = hash & st->mask;
