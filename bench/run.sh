@@ -637,6 +637,7 @@ SPEED=$(openssl speed -seconds 1 rsa2048 ecdsap256 ecdsap384 ecdsap521 ed25519 2
     echo "|---|---:|"
     echo "| after warm-up, (a)–(c2) and (d) | $RSS_0 |"
     echo "| after $RSS_B_TOTAL more cache-hit requests ((b)) | $RSS_1 |"
+    echo
     echo "RSS a second after each 10 s block of (b):$RSS_B_LOG kB."
     echo "The same for (a), no magic token, $RSS_A_TOTAL requests, as a control:$RSS_A_LOG kB."
     }
