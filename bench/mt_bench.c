@@ -11,7 +11,8 @@
  *   mt_bench core SECONDS TOKENFILE KEY...
  *       what nginx does on the cold path, in a loop: mt_token_verify,
  *       mt_token_authorize, mt_token_decrypt, mt_token_clear.  KEY is a
- *       PEM/JWK file, or secret:FILE for an HMAC secret.
+ *       PEM/JWK file, or secret:FILE for an HMAC secret (trusted to sign
+ *       credentials).
  *
  *   mt_bench raw SECONDS KEY.pem TOKENFILE
  *       the bare OpenSSL operations of an RS256 token with an OAEP
@@ -124,6 +125,9 @@ load_keys(char **argv, int n)
                 fprintf(stderr, "%s: %s\n", argv[i], err);
                 exit(1);
             }
+
+            /* as "magic_token_secret FILE credentials;" in run.sh */
+            mt_keyset_trust_credentials(ks, mt_keyset_count(ks) - 1);
 
             continue;
         }

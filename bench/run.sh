@@ -13,15 +13,31 @@
 #   (d) every signature algorithm (no credential) and every credential
 #       encryption (signed HS256) on the cold path
 #
-# then the worker's RSS after warm-up and after BENCH_RSS_REQUESTS cache
-# hits, the core's cost of the cold path without nginx (bench/mt_bench.c)
-# and the bare OpenSSL cost of the same operations.
+# CPU layout: the worker under test alone on one CPU (worker_cpu_affinity),
+# wrk and the upstream nginx on the other(s) (taskset / worker_cpu_affinity;
+# with 3 CPUs or more each has its own).  Every wrk run reports how busy
+# the worker was (its utime + stime from /proc/PID/stat over the run's wall
+# time): below 90% the worker was not the bottleneck, and the run says so.
 #
-# Settings (environment): BENCH_DURATION (s, a/b/c/c2; 10),
-# BENCH_ALG_DURATION (s, each (d) case; 3), BENCH_CONNECTIONS (16),
-# BENCH_RSS_REQUESTS (1000000), BENCH_PORT (8480; +1 for the upstream),
-# BENCH_OUT (build/bench), NGINX_BIN (/usr/sbin/nginx); BENCH_HOLD=N
-# keeps nginx up N seconds after (a)-(c2), e.g. for perf record -p WORKER.
+# (a), (b), (c), (c2) run interleaved, a b c c2 a b c c2 ..., in
+# BENCH_ROUNDS rounds; the ratios to (a) and the added CPU are the median
+# of the per-round values.  Then each (d) case once, the worker's RSS over
+# BENCH_RSS_REQUESTS cache hits, and the same nginx under callgrind
+# (single process) for the instructions per request of (a), (b), (c), (c2)
+# and sig-RS256: load-independent, unlike requests/s and µs.  Last, the
+# core without nginx (bench/mt_bench.c) and the bare OpenSSL operations,
+# in µs and in instructions (callgrind).
+#
+# Settings (environment): BENCH_ROUNDS (5), BENCH_DURATION (s per run of
+# a/b/c/c2 in each round; 4), BENCH_ALG_DURATION (s, each (d) case; 2),
+# BENCH_CONNECTIONS (16), BENCH_RSS_REQUESTS (1000000),
+# BENCH_CALLGRIND_REQUESTS (hits; 2000; the cold cases run a tenth),
+# BENCH_CALLGRIND=0 skips callgrind, BENCH_CPUS ("worker wrk upstream" CPU
+# numbers; "0 1 1" on 2 CPUs, "0 1 2" on more), BENCH_PORT (8480; +1 for
+# the upstream), BENCH_OUT (build/bench), NGINX_BIN (/usr/sbin/nginx);
+# BENCH_HOLD=N keeps nginx up N seconds after the rounds, e.g. for
+# perf record -p WORKER.  BENCH_WRK=0: callgrind and the core only (no
+# wrk, no RSS; about a minute).
 # Results: $BENCH_OUT/results.md (and the raw wrk output next to it).
 
 set -euo pipefail
@@ -34,10 +50,23 @@ CLI=$BUILD/magic-token
 MTB=$BUILD/mt_bench
 PORT=${BENCH_PORT:-8480}
 UP_PORT=$((PORT + 1))
-DUR=${BENCH_DURATION:-10}
-ALG_DUR=${BENCH_ALG_DURATION:-3}
+DUR=${BENCH_DURATION:-4}
+ALG_DUR=${BENCH_ALG_DURATION:-2}
+ROUNDS=${BENCH_ROUNDS:-5}
 CONN=${BENCH_CONNECTIONS:-16}
 RSS_REQUESTS=${BENCH_RSS_REQUESTS:-1000000}
+CG_N=${BENCH_CALLGRIND_REQUESTS:-2000}
+CALLGRIND=${BENCH_CALLGRIND:-1}
+WRK=${BENCH_WRK:-1}
+if [ -n "${BENCH_CPUS:-}" ]; then
+    read -r CPU_W CPU_WRK CPU_UP <<< "$BENCH_CPUS"
+elif [ "$(nproc)" -ge 3 ]; then
+    CPU_W=0; CPU_WRK=1; CPU_UP=2
+else
+    CPU_W=0; CPU_WRK=1; CPU_UP=1
+fi
+# worker_cpu_affinity's bit mask of one CPU
+mask() { printf '1%*s' "$1" '' | tr ' ' 0; }
 OUT=${BENCH_OUT:-$BUILD/bench}
 
 for f in "$MODULE" "$CLI" "$MTB"; do
@@ -114,6 +143,9 @@ case_add() { CASES+=("$1|$2|$3"); }
 
 R="magic_token_key $K/rsa/private.pem;"
 HS="magic_token_secret $K/hs/secret;"
+# the enc-* cases: HS256 tokens carrying a credential; the secret must be
+# allowed to sign credentials
+HSC="magic_token_secret $K/hs/secret credentials;"
 for a in RS256 RS384 RS512 PS256 PS384 PS512; do
     case_add "sig-$a" "--key $K/rsa/private.pem --alg $a --no-credential" "$R"
 done
@@ -130,25 +162,25 @@ for a in HS256 HS384 HS512; do
 done
 
 E="--secret $K/hs/secret --alg HS256 --credential-file $CRED"
-case_add enc-OAEP-b64 "$E --encrypt-to $K/rsa/private.pem" "$HS $R"
-case_add enc-RSA-OAEP "$E --encrypt-to $K/rsa/private.pem --jwe RSA-OAEP" "$HS $R"
-case_add enc-RSA-OAEP-256 "$E --encrypt-to $K/rsa/private.pem --jwe RSA-OAEP-256" "$HS $R"
+case_add enc-OAEP-b64 "$E --encrypt-to $K/rsa/private.pem" "$HSC $R"
+case_add enc-RSA-OAEP "$E --encrypt-to $K/rsa/private.pem --jwe RSA-OAEP" "$HSC $R"
+case_add enc-RSA-OAEP-256 "$E --encrypt-to $K/rsa/private.pem --jwe RSA-OAEP-256" "$HSC $R"
 for a in ECDH-ES ECDH-ES+A128KW ECDH-ES+A256KW; do
     case_add "enc-$a" "$E --encrypt-to $K/ec256/private.pem --jwe $a" \
-        "$HS magic_token_key $K/ec256/private.pem;"
+        "$HSC magic_token_key $K/ec256/private.pem;"
 done
 case_add enc-A128KW "$E --encrypt-to $K/oct16.jwks --jwe A128KW" \
-    "$HS magic_token_key $K/oct16.jwks;"
+    "$HSC magic_token_key $K/oct16.jwks;"
 case_add enc-A256KW "$E --encrypt-to $K/oct32.jwks --jwe A256KW" \
-    "$HS magic_token_key $K/oct32.jwks;"
+    "$HSC magic_token_key $K/oct32.jwks;"
 case_add enc-dir-A256GCM "$E --encrypt-to $K/oct32.jwks --jwe dir --enc A256GCM" \
-    "$HS magic_token_key $K/oct32.jwks;"
+    "$HSC magic_token_key $K/oct32.jwks;"
 case_add enc-dir-A128GCM "$E --encrypt-to $K/oct16.jwks --jwe dir --enc A128GCM" \
-    "$HS magic_token_key $K/oct16.jwks;"
+    "$HSC magic_token_key $K/oct16.jwks;"
 case_add enc-dir-A128CBC-HS256 "$E --encrypt-to $K/oct32.jwks --jwe dir --enc A128CBC-HS256" \
-    "$HS magic_token_key $K/oct32.jwks;"
+    "$HSC magic_token_key $K/oct32.jwks;"
 case_add enc-dir-A256CBC-HS512 "$E --encrypt-to $K/oct64.jwks --jwe dir --enc A256CBC-HS512" \
-    "$HS magic_token_key $K/oct64.jwks;"
+    "$HSC magic_token_key $K/oct64.jwks;"
 
 ALG_LOCATIONS=""
 for c in "${CASES[@]}"; do
@@ -179,8 +211,9 @@ EOF
 
 # ---- the two nginx --------------------------------------------------------
 
-cat > "$W/up/nginx.conf" <<EOF
+cat > "$W/up/nginx.conf" <<EOF2
 worker_processes 1;
+worker_cpu_affinity $(mask "$CPU_UP");
 pid $W/up/logs/nginx.pid;
 error_log $W/up/logs/error.log warn;
 events { worker_connections 1024; }
@@ -192,11 +225,12 @@ http {
         location / { return 200 "ok\n"; }
     }
 }
-EOF
+EOF2
 
-cat > "$W/mt/nginx.conf" <<EOF
+# the body of the nginx under test; $W/mt/nginx.conf adds the process
+# settings (a master and one pinned worker; one process under callgrind)
+cat > "$W/mt/http.conf" <<EOF2
 load_module $MODULE;
-worker_processes 1;
 pid $W/mt/logs/nginx.pid;
 error_log $W/mt/logs/error.log warn;
 events { worker_connections 1024; }
@@ -247,7 +281,20 @@ http {
 $ALG_LOCATIONS
     }
 }
-EOF
+EOF2
+
+{
+    echo "worker_processes 1;"
+    echo "worker_cpu_affinity $(mask "$CPU_W");"
+    echo "include $W/mt/http.conf;"
+} > "$W/mt/nginx.conf"
+
+# the same, one process (no master) in the foreground: for callgrind
+{
+    echo "master_process off;"
+    echo "daemon off;"
+    echo "include $W/mt/http.conf;"
+} > "$W/mt/single.conf"
 
 $NGINX -p "$W/up" -c "$W/up/nginx.conf" -e "$W/up/logs/error.log"
 $NGINX -p "$W/mt" -c "$W/mt/nginx.conf" -e "$W/mt/logs/error.log"
@@ -269,25 +316,25 @@ check() {   # path token-file
 # ---- wrk ------------------------------------------------------------------
 
 # run name path duration [token-file | lua-script]: prints
-# "requests rps p50_ms p99_ms worker_cpu_us_per_request" and appends
-# wrk's output to $RAW
+# "requests rps p50_ms p99_ms worker_cpu_us_per_request worker_busy_%"
+# and appends wrk's output to $RAW
 run() {
-    local name=$1 path=$2 dur=$3 arg=${4:-} out cpu0 cpu1
+    local name=$1 path=$2 dur=$3 arg=${4:-} out cpu0 cpu1 t0 t1
     local -a extra=()
     if [[ "$arg" == *.lua ]]; then
         extra=(-s "$arg")
     elif [ -n "$arg" ]; then
         extra=(-H "Authorization: Bearer $(cat "$arg")")
     fi
-    cpu0=$(cpu)
-    out=$(wrk -t1 -c"$CONN" -d"${dur}s" --latency "${extra[@]}" \
-              "http://127.0.0.1:$PORT$path")
-    cpu1=$(cpu)
+    cpu0=$(cpu); t0=$(date +%s.%N)
+    out=$(taskset -c "$CPU_WRK" wrk -t1 -c"$CONN" -d"${dur}s" --latency \
+              "${extra[@]}" "http://127.0.0.1:$PORT$path")
+    cpu1=$(cpu); t1=$(date +%s.%N)
     printf '### %s\n%s\n\n' "$name" "$out" >> "$RAW"
     if grep -q "Non-2xx\|Socket errors" <<< "$out"; then
         echo "$name: errors:" >&2; echo "$out" >&2; exit 1
     fi
-    awk -v ticks=$((cpu1 - cpu0)) -v hz="$HZ" '
+    awk -v ticks=$((cpu1 - cpu0)) -v hz="$HZ" -v wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" '
         function ms(v) {
             if (v ~ /us$/) return v / 1000;
             if (v ~ /ms$/) return v + 0;
@@ -298,9 +345,18 @@ run() {
         /Requests\/sec:/  { r = $2 }
         $1 == "50.000%" || $1 == "50%" { p50 = ms($2) }
         $1 == "99.000%" || $1 == "99%" { p99 = ms($2) }
-        END { printf "%d %.1f %.3f %.3f %.1f\n", n, r, p50, p99,
-                     ticks * 1e6 / hz / n }' <<< "$out"
+        END { printf "%d %.1f %.3f %.3f %.2f %.0f\n", n, r, p50, p99,
+                     ticks * 1e6 / hz / n, 100 * ticks / hz / wall }' <<< "$out"
 }
+
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 }
+    END { if (NR % 2) printf "%s", v[(NR + 1) / 2];
+          else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.3f", x / y }'; }
+minus() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.2f", x - y }'; }
+minus0() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.0f", x - y }'; }
+
+if [ "$WRK" = 1 ]; then
 
 check /a/x "$W/tok/main"
 check /b/x "$W/tok/main"
@@ -315,17 +371,44 @@ done
 run warm-a /a/x 1 "$W/tok/main" >/dev/null
 run warm-b /b/x 1 "$W/tok/main" >/dev/null
 
-log "(a) (b) (c) (c2): ${DUR}s each, $CONN connections"
-# (a) gets the same request bytes (the token, ignored) as (b) and (c)
-read -r A_N A_RPS A_P50 A_P99 A_CPU < <(run a /a/x "$DUR" "$W/tok/main")
-read -r B_N B_RPS B_P50 B_P99 B_CPU < <(run b /b/x "$DUR" "$W/tok/main")
-read -r _ C_RPS C_P50 C_P99 C_CPU < <(run c /c/x "$DUR" "$W/tok/main")
-sleep 1; RSS_C2_0=$(rss)
-read -r _ C2_RPS C2_P50 C2_P99 C2_CPU < <(run c2 /c2/x "$DUR" "$W/churn.lua")
-sleep 1; RSS_C2_1=$(rss)
+MAIN_CASES="a b c c2"
+declare -A RPS_L CPU_L BUSY_L P50_L P99_L RATIO_L ADD_L
+arg_of() { [ "$1" = c2 ] && echo "$W/churn.lua" || echo "$W/tok/main"; }
 
-ratio() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.3f", x / y }'; }
-minus() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.1f", x - y }'; }
+log "(a) (b) (c) (c2) interleaved: $ROUNDS rounds, ${DUR}s each, $CONN connections;" \
+    "CPUs: worker $CPU_W, wrk $CPU_WRK, upstream $CPU_UP"
+RSS_C2_0=""
+for round in $(seq "$ROUNDS"); do
+    declare -A R_RPS=() R_CPU=()
+    for k in $MAIN_CASES; do
+        read -r _ rps p50 p99 wcpu busy < <(run "$k-$round" "/$k/x" "$DUR" "$(arg_of "$k")")
+        R_RPS[$k]=$rps; R_CPU[$k]=$wcpu
+        RPS_L[$k]+=" $rps"; CPU_L[$k]+=" $wcpu"; BUSY_L[$k]+=" $busy"
+        P50_L[$k]+=" $p50"; P99_L[$k]+=" $p99"
+    done
+    for k in $MAIN_CASES; do
+        RATIO_L[$k]+=" $(ratio "${R_RPS[$k]}" "${R_RPS[a]}")"
+        ADD_L[$k]+=" $(minus "${R_CPU[$k]}" "${R_CPU[a]}")"
+    done
+    log "round $round: rps a ${R_RPS[a]} b ${R_RPS[b]} c ${R_RPS[c]} c2 ${R_RPS[c2]};" \
+        "busy% ${BUSY_L[a]##* } ${BUSY_L[b]##* } ${BUSY_L[c]##* } ${BUSY_L[c2]##* }"
+done
+A_RPS=$(median <<< "${RPS_L[a]}")
+A_CPU=$(median <<< "${CPU_L[a]}")
+
+LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
+
+describe() {    # case label
+    local k=$1 busy_min
+    busy_min=$(tr ' ' '\n' <<< "${BUSY_L[$k]}" | grep . | sort -g | head -1)
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s (min %s)%s |\n' "$2" \
+        "$(median <<< "${RPS_L[$k]}")" "$(median <<< "${P50_L[$k]}")" \
+        "$(median <<< "${P99_L[$k]}")" "$(median <<< "${RATIO_L[$k]}")" \
+        "$(median <<< "${CPU_L[$k]}")" \
+        "$([ "$k" = a ] && echo — || median <<< "${ADD_L[$k]}")" \
+        "$(median <<< "${BUSY_L[$k]}")" "$busy_min" \
+        "$(awk -v b="$busy_min" 'BEGIN { if (b < 90) printf " **not saturated**" }')"
+}
 
 {
     echo "## Results ($(date -u '+%Y-%m-%d %H:%M UTC'))"
@@ -334,15 +417,20 @@ minus() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.1f", x - y }'; }
     echo "$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(uname -sr);"
     echo "$($NGINX -v 2>&1 | sed 's/.*: //'), $(openssl version | cut -d' ' -f1-2), wrk $(wrk -v 2>&1 | head -1 | awk '{ print $2 }')."
     echo "wrk -t1 -c$CONN, keep-alive; 1 nginx worker; upstream: a separate nginx (1 worker) answering \"ok\", keep-alive."
+    echo "CPUs: the worker under test on CPU $CPU_W (worker_cpu_affinity), wrk on CPU $CPU_WRK (taskset), the upstream on CPU $CPU_UP."
+    echo "Load average at the end of the rounds: $LOADAVG (other processes on the machine share the CPUs)."
     echo
-    echo "\"worker CPU\": the worker's user + system time per request (/proc/PID/stat); \"added\": minus (a)'s."
+    echo "$ROUNDS rounds of (a) (b) (c) (c2), ${DUR}s each, interleaved; every column is the median over the rounds,"
+    echo "\"ratio to (a)\" and \"added CPU\" the median of the per-round values. \"worker CPU\": the worker's user + system"
+    echo "time per request (/proc/PID/stat); \"busy\": that time over the run's wall time (below 90% the worker"
+    echo "was not the bottleneck and the ratio understates the module's cost)."
     echo
-    echo "| case | requests/s | p50 ms | p99 ms | ratio to (a) | worker CPU µs/req | added CPU µs/req |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
-    echo "| (a) plain proxy_pass, static Authorization (the client sends the same token, unused) | $A_RPS | $A_P50 | $A_P99 | 1.000 | $A_CPU | — |"
-    echo "| (b) magic token, cache hit | $B_RPS | $B_P50 | $B_P99 | $(ratio "$B_RPS" "$A_RPS") | $B_CPU | $(minus "$B_CPU" "$A_CPU") |"
-    echo "| (c) magic token, cold (cache off): RS256 + RSA-OAEP credential | $C_RPS | $C_P50 | $C_P99 | $(ratio "$C_RPS" "$A_RPS") | $C_CPU | $(minus "$C_CPU" "$A_CPU") |"
-    echo "| (c2) cache on, every request a new token (4000 tokens, size=1000) | $C2_RPS | $C2_P50 | $C2_P99 | $(ratio "$C2_RPS" "$A_RPS") | $C2_CPU | $(minus "$C2_CPU" "$A_CPU") |"
+    echo "| case | requests/s | p50 ms | p99 ms | ratio to (a) | worker CPU µs/req | added CPU µs/req | worker busy % |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    describe a "(a) plain proxy_pass, static Authorization (the client sends the same token, unused)"
+    describe b "(b) magic token, cache hit"
+    describe c "(c) magic token, cold (cache off): RS256 + RSA-OAEP credential"
+    describe c2 "(c2) cache on, every request a new token (4000 tokens, size=1000)"
 } > "$RESULTS"
 
 if [ -n "${BENCH_HOLD:-}" ]; then
@@ -360,25 +448,27 @@ log "(d) ${#CASES[@]} algorithms, ${ALG_DUR}s each"
     echo
     echo "sig-*: token signed with that algorithm, no credential; enc-*: signed HS256, credential encrypted with that algorithm."
     echo "\"core µs\" is the same verification without nginx (bench/mt_bench core: verify + authorize + decrypt)."
+    echo "One run each; the ratio is to the median (a) of the rounds."
     echo
-    echo "| case | requests/s | p50 ms | p99 ms | ratio to (a) | added CPU µs/req | core µs |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
+    echo "| case | requests/s | p50 ms | p99 ms | ratio to (a) | added CPU µs/req | worker busy % | core µs |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 } >> "$RESULTS"
 
 for c in "${CASES[@]}"; do
     IFS='|' read -r name _ keys <<< "$c"
-    read -r _ rps p50 p99 wcpu < <(run "$name" "/$name/x" "$ALG_DUR" "$W/tok/$name")
+    read -r _ rps p50 p99 wcpu busy < <(run "$name" "/$name/x" "$ALG_DUR" "$W/tok/$name")
     # the same keys for the core benchmark
     kargs=()
     for w in $keys; do
         case $w in
             magic_token_key) mode=key ;;
             magic_token_secret) mode=secret ;;
+            credentials\;) ;;
             *) w=${w%;}; [ "$mode" = secret ] && w="secret:$w"; kargs+=("$w") ;;
         esac
     done
     core=$($MTB core 1 "$W/tok/$name" "${kargs[@]}" | awk '{ print $3 }')
-    echo "| $name | $rps | $p50 | $p99 | $(ratio "$rps" "$A_RPS") | $(minus "$wcpu" "$A_CPU") | $core |" >> "$RESULTS"
+    echo "| $name | $rps | $p50 | $p99 | $(ratio "$rps" "$A_RPS") | $(minus "$wcpu" "$A_CPU") | $busy | $core |" >> "$RESULTS"
 done
 
 # ---- RSS ------------------------------------------------------------------
@@ -389,7 +479,7 @@ rss_run() {     # path; sets RSS_LOG and TOTAL
     TOTAL=0
     RSS_LOG=""
     while [ "$TOTAL" -lt "$RSS_REQUESTS" ]; do
-        read -r n _ _ _ _ < <(run rss "$1" 10 "$W/tok/main")
+        read -r n _ < <(run rss "$1" 10 "$W/tok/main")
         TOTAL=$((TOTAL + n))
         sleep 1
         RSS_LOG+=" $(rss)"
@@ -404,6 +494,87 @@ RSS_1=$(rss); RSS_B_LOG=$RSS_LOG; RSS_B_TOTAL=$TOTAL
 rss_run /a/x
 RSS_A_LOG=$RSS_LOG; RSS_A_TOTAL=$TOTAL
 
+fi   # WRK
+
+stop_nginx "$W/mt/logs/nginx.pid"
+
+# per entry: a fresh nginx (the allocator holds no freed memory yet), RSS
+# before and after 10000 distinct tokens stored in /b/'s size=10000 cache
+log "RSS per cache entry: 10000 tokens through /b/ of a fresh worker"
+$MTB mint "$K/rsa/private.pem" 10000 > "$W/tok/many"
+$NGINX -p "$W/mt" -c "$W/mt/nginx.conf" -e "$W/mt/logs/error.log"
+sleep 0.5
+MASTER=$(cat "$W/mt/logs/nginx.pid")
+WORKER=$(ps -o pid= --ppid "$MASTER" | head -1 | tr -d ' ')
+perl "$ROOT/bench/requests.pl" "$PORT" /b/x 20 "$W/tok/main"
+sleep 1; RSS_E0=$(rss)
+perl "$ROOT/bench/requests.pl" "$PORT" /b/x 10000 "$W/tok/many" --list
+sleep 1; RSS_E1=$(rss)
+TOK_LEN=$(head -1 "$W/tok/many" | tr -d '\n' | wc -c)
+
+if [ "$WRK" != 1 ]; then
+    echo "## Results ($(date -u '+%Y-%m-%d %H:%M UTC')), BENCH_WRK=0: callgrind and the core only" > "$RESULTS"
+fi
+
+stop_nginx "$W/mt/logs/nginx.pid"
+
+# ---- callgrind ------------------------------------------------------------
+
+CG_ROWS=""
+if [ "$CALLGRIND" = 1 ] && command -v valgrind >/dev/null; then
+    log "callgrind: instructions per request"
+    mkdir -p "$W/cg"
+
+    # the nginx under test, one process under callgrind: the warm-up of
+    # every case, then COUNT requests of one case; the instructions of
+    # the whole run (start, warm-up, exit) minus those of a run with the
+    # warm-up only, divided by COUNT
+    CG_CASES=("a /a/x main" "b /b/x main" "c /c/x main"
+              "sigrs256 /sig-RS256/x sig-RS256" "c2 /c2/x churnwarm --list")
+    # the warm-up's c2 tokens are not those of the measured run
+    tail -20 "$W/tok/churn" > "$W/tok/churnwarm"
+    cg_run() {      # out-file [path count token-file [--list]]
+        local out=$1; shift
+        taskset -c "$CPU_W" valgrind --tool=callgrind --vgdb=no \
+            --callgrind-out-file="$out" \
+            "$NGINX" -p "$W/mt" -c "$W/mt/single.conf" -e "$W/mt/logs/error.log" \
+            2>> "$W/cg/valgrind.log" &
+        local vg=$! c
+        for _ in $(seq 150); do
+            curl -s -o /dev/null "http://127.0.0.1:$PORT/nothing" && break
+            sleep 0.2
+        done
+        for c in "${CG_CASES[@]}"; do
+            read -r _ p t l <<< "$c"
+            perl "$ROOT/bench/requests.pl" "$PORT" "$p" 20 "$W/tok/$t" $l
+        done
+        if [ $# -gt 0 ]; then
+            perl "$ROOT/bench/requests.pl" "$PORT" "$1" "$2" "$W/tok/$3" ${4:-}
+        fi
+        kill -QUIT "$vg"; wait "$vg" || true
+        awk '/^summary:/ { print $2 }' "$out"
+    }
+    CG_BASE=$(cg_run "$W/cg/base")
+    cg() {          # name path count token [--list]: instructions/request
+        local total
+        total=$(cg_run "$W/cg/$1" "$2" "$3" "$4" "${5:-}")
+        awk -v t="$total" -v b="$CG_BASE" -v n="$3" 'BEGIN { printf "%.0f", (t - b) / n }'
+    }
+
+    CG_A=$(cg a /a/x "$CG_N" main)
+    CG_B=$(cg b /b/x "$CG_N" main)
+    CG_C=$(cg c /c/x $((CG_N / 10)) main)
+    CG_S=$(cg sigrs256 /sig-RS256/x $((CG_N / 10)) sig-RS256)
+    # 4000 tokens through 1000 entries: every request a miss
+    CG_C2=$(cg c2 /c2/x $((CG_N / 10)) churn --list)
+
+    CG_ROWS="| (a) plain proxy_pass | $CG_A | — |
+| (b) magic token, cache hit | $CG_B | $(minus0 "$CG_B" "$CG_A") |
+| (c) magic token, cold: RS256 + RSA-OAEP credential | $CG_C | $(minus0 "$CG_C" "$CG_A") |
+| sig-RS256: signature only (no credential), cold | $CG_S | $(minus0 "$CG_S" "$CG_A") |
+| (c2) cache miss + store + evict | $CG_C2 | $(minus0 "$CG_C2" "$CG_A") |"
+fi
+
 # ---- the core and OpenSSL alone --------------------------------------------
 
 log "core and raw OpenSSL"
@@ -413,12 +584,52 @@ core_us=$(awk '{ print $3 }' <<< "$CORE")
 raw_v=$(awk '/verify/ { print $3 }' <<< "$RAWS")
 raw_d=$(awk '/decrypt/ { print $3 }' <<< "$RAWS")
 raw_sum=$(awk -v a="$raw_v" -v b="$raw_d" 'BEGIN { printf "%.1f", a + b }')
-nginx_c=$(minus "$C_CPU" "$A_CPU")
+nginx_c=—
+[ "$WRK" = 1 ] && nginx_c=$(minus "$(median <<< "${CPU_L[c]}")" "$A_CPU")
+
+# the same in instructions: "mt_bench raw 0" does one batch (50 verify,
+# 5 decrypt), "core 0" 50 tokens; callgrind's inclusive cost per call
+CG_RAW=""
+if [ -n "$CG_ROWS" ]; then
+    valgrind --tool=callgrind --callgrind-out-file="$W/cg/raw" \
+        "$MTB" raw 0 "$K/rsa/private.pem" "$W/tok/main" >/dev/null 2>&1
+    valgrind --tool=callgrind --callgrind-out-file="$W/cg/core" \
+        "$MTB" core 0 "$W/tok/main" "$K/rsa/private.pem" >/dev/null 2>&1
+    incl() {    # file function calls
+        callgrind_annotate --inclusive=yes "$1" 2>/dev/null \
+            --auto=no | awk -v f="$2" -v n="$3" '{ gsub(",", "", $1) }
+                  $0 ~ (":" f " ") { s += $1 }
+                  END { printf "%.0f", s / n }'
+    }
+    cg_v=$(( $(incl "$W/cg/raw" EVP_DigestVerifyInit 50) + $(incl "$W/cg/raw" EVP_DigestVerify 50) ))
+    cg_d=$(( $(incl "$W/cg/raw" EVP_PKEY_CTX_new 5) + $(incl "$W/cg/raw" EVP_PKEY_decrypt_init 5) \
+           + $(incl "$W/cg/raw" EVP_PKEY_CTX_set_rsa_padding 5) + $(incl "$W/cg/raw" EVP_PKEY_CTX_set_rsa_oaep_md 5) \
+           + $(incl "$W/cg/raw" EVP_PKEY_CTX_set_rsa_mgf1_md 5) + $(incl "$W/cg/raw" EVP_PKEY_decrypt 5) \
+           + $(incl "$W/cg/raw" EVP_PKEY_CTX_free 5) ))
+    cg_core=$(( $(incl "$W/cg/core" mt_token_verify 50) + $(incl "$W/cg/core" mt_token_authorize 50) \
+              + $(incl "$W/cg/core" mt_token_decrypt 50) + $(incl "$W/cg/core" mt_token_clear 50) ))
+    CG_RAW="$cg_v $cg_d $((cg_v + cg_d)) $cg_core"
+fi
 
 SPEED=$(openssl speed -seconds 1 rsa2048 ecdsap256 ecdsap384 ecdsap521 ed25519 2>/dev/null \
         | grep -E '^(rsa|[ ]*[0-9]+ bits (ecdsa|EdDSA)|.*ed25519)' || true)
 
 {
+    if [ -n "$CG_ROWS" ]; then
+        echo
+        echo "### Instructions per request (callgrind)"
+        echo
+        echo "The same configuration, one nginx process (master_process off) under valgrind --tool=callgrind,"
+        echo "bench/requests.pl sending keep-alive requests one after another (every answer checked);"
+        echo "one run with 20 warm-up requests of each case, then for each case a run with the same warm-up and"
+        echo "$CG_N more requests ((a), (b)) or $((CG_N / 10)) (the others): instructions/req = (run − warm-up run) / requests."
+        echo "Independent of the load on the machine."
+        echo
+        echo "| case | instructions/req | added to (a) |"
+        echo "|---|---:|---:|"
+        echo "$CG_ROWS"
+    fi
+    [ "$WRK" = 1 ] && {
     echo
     echo "### Worker memory"
     echo
@@ -429,19 +640,29 @@ SPEED=$(openssl speed -seconds 1 rsa2048 ecdsap256 ecdsap384 ecdsap521 ed25519 2
     echo
     echo "RSS a second after each 10 s block of (b):$RSS_B_LOG kB."
     echo "The same for (a), no magic token, $RSS_A_TOTAL requests, as a control:$RSS_A_LOG kB."
-    echo "(c2) churn (every request a miss, store and eviction): $RSS_C2_0 kB before, $RSS_C2_1 kB after."
+    }
+    echo
+    echo "### Memory per cache entry"
+    echo
+    echo "A fresh nginx; its worker's VmRSS after 20 requests: $RSS_E0 kB; after 10000 new tokens stored in the"
+    echo "size=10000 cache of /b/ ($TOK_LEN-byte RS256 tokens, RSA-OAEP credential, one \"allowed\" rule, a jti): $RSS_E1 kB."
+    echo "Per entry: **$(awk -v a="$RSS_E0" -v b="$RSS_E1" 'BEGIN { printf "%.2f", (b - a) / 10000 }') kB**."
     echo
     echo "### The cold path (c) against the bare OpenSSL operations (RSA-2048)"
     echo
-    echo "| | µs per token |"
-    echo "|---|---:|"
-    echo "| OpenSSL: EVP_DigestVerify RS256 | $raw_v |"
-    echo "| OpenSSL: EVP_PKEY_decrypt RSA-OAEP-SHA256 | $raw_d |"
-    echo "| OpenSSL: both | $raw_sum |"
-    echo "| core (mt_token_verify + authorize + decrypt + clear) | $core_us |"
-    echo "| nginx: worker CPU per request, (c) − (a) | $nginx_c |"
+    echo "| | µs per token | instructions (callgrind) |"
+    echo "|---|---:|---:|"
+    read -r cgv cgd cgs cgc <<< "${CG_RAW:-— — — —}"
+    echo "| OpenSSL: EVP_DigestVerify RS256 (with its Init) | $raw_v | $cgv |"
+    echo "| OpenSSL: EVP_PKEY_decrypt RSA-OAEP-SHA256 (with the context set-up) | $raw_d | $cgd |"
+    echo "| OpenSSL: both | $raw_sum | $cgs |"
+    echo "| core (mt_token_verify + authorize + decrypt + clear) | $core_us | $cgc |"
+    echo "| nginx: worker per request, (c) − (a) | $nginx_c | ${CG_C:+$(minus0 "$CG_C" "$CG_A")} |"
     echo
-    echo "nginx (c) / OpenSSL: $(ratio "$nginx_c" "$raw_sum"); core / OpenSSL: $(ratio "$core_us" "$raw_sum")."
+    [ "$WRK" = 1 ] && echo "µs: nginx (c) / OpenSSL: $(ratio "$nginx_c" "$raw_sum"); core / OpenSSL: $(ratio "$core_us" "$raw_sum")."
+    if [ -n "$CG_RAW" ]; then
+        echo "Instructions: nginx (c) / OpenSSL: $(ratio "$(minus0 "$CG_C" "$CG_A")" "$cgs"); core / OpenSSL: $(ratio "$cgc" "$cgs")."
+    fi
     echo
     echo "openssl speed -seconds 1 (same machine, same moment):"
     echo

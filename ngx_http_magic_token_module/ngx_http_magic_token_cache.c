@@ -6,9 +6,9 @@
  *
  * A token whose signature and claims verified, whose "allowed" rules
  * compiled and whose credential decrypted, in a request that passed, is
- * kept (claims, compiled rules, credential) under the SHA-256 of its
- * bytes and the verification settings it passed with: the key set, the
- * scope match mode and the leeway.  The next request bearing the same
+ * kept (claims, compiled rules, credential, and the token's bytes) under
+ * its bytes and the verification settings it passed with: the key set,
+ * the scope match mode and the leeway.  The next request bearing the same
  * bytes with the same settings borrows it instead of verifying again;
  * exp/nbf, audience, magic_token_require and the scopes are still
  * checked on every request by the callers.
@@ -23,14 +23,29 @@
  * worker on first use and is private to that worker (the master never
  * serves requests, so a new cycle's workers start with an empty cache).
  * The cycle pool's cleanup frees it at worker exit.
+ *
+ * Lookup: a 64-bit hash of the token's bytes picks the bucket, then the
+ * hash, the length, the settings and all the bytes are compared: the
+ * hash only finds, equality decides.  The hash is not cryptographic (a
+ * hit costs about a thousand instructions, not two SHA-256 of 1 kB),
+ * seeded per worker from RAND_bytes() so that the buckets of given bytes
+ * cannot be predicted; and a chain never holds more than
+ * NGX_HTTP_MAGIC_TOKEN_CACHE_CHAIN entries (a token that would make one
+ * longer is not cached), so that even bytes chosen to collide cannot
+ * make a lookup walk more than that.  Only tokens that passed are ever
+ * stored, so an attacker without a signing key cannot add entries at
+ * all.
  */
 
 
 #include "ngx_http_magic_token_module.h"
 
+#include <openssl/rand.h>
+
 
 #define NGX_HTTP_MAGIC_TOKEN_CACHE_MAX    1000000
-#define NGX_HTTP_MAGIC_TOKEN_DIGEST   32
+/* the longest hash chain; a store that would exceed it is skipped */
+#define NGX_HTTP_MAGIC_TOKEN_CACHE_CHAIN  8
 /* expired entries looked at from the LRU tail on every store */
 #define NGX_HTTP_MAGIC_TOKEN_CACHE_SWEEP  4
 
@@ -42,8 +57,9 @@ struct ngx_http_magic_token_cache_entry_s {
     ngx_http_magic_token_cache_entry_t  *next;     /* hash chain */
     ngx_queue_t                          queue;    /* LRU, newest first */
 
-    u_char                  digest[NGX_HTTP_MAGIC_TOKEN_DIGEST];
+    uint64_t                hash;
     size_t                  len;
+    u_char                 *data;      /* the token: len bytes after this */
     const mt_keyset_t      *keys;
     ngx_uint_t              scope_match;
     time_t                  leeway;
@@ -61,7 +77,7 @@ typedef struct {
     ngx_http_magic_token_cache_entry_t  **buckets;
     ngx_uint_t                            mask;
     ngx_uint_t                            count;
-    EVP_MD                               *sha256;
+    uint64_t                              seed;
 } ngx_http_magic_token_cache_state_t;
 
 
@@ -74,13 +90,11 @@ struct ngx_http_magic_token_cache_s {
 
 static ngx_http_magic_token_cache_state_t *ngx_http_magic_token_cache_state(
     ngx_http_magic_token_cache_t *cache, ngx_log_t *log);
-static ngx_int_t ngx_http_magic_token_cache_digest(
-    ngx_http_magic_token_cache_state_t *st, ngx_str_t *token, u_char *digest);
-static ngx_uint_t ngx_http_magic_token_cache_bucket(
-    ngx_http_magic_token_cache_state_t *st, u_char *digest);
+static uint64_t ngx_http_magic_token_cache_hash(uint64_t seed,
+    const u_char *p, size_t len);
 static ngx_http_magic_token_cache_entry_t **ngx_http_magic_token_cache_find(
-    ngx_http_magic_token_cache_state_t *st, u_char *digest,
-    ngx_http_magic_token_ctx_t *ctx);
+    ngx_http_magic_token_cache_state_t *st, uint64_t hash,
+    ngx_http_magic_token_ctx_t *ctx, ngx_uint_t *chain);
 static void ngx_http_magic_token_cache_unlink(
     ngx_http_magic_token_cache_state_t *st,
     ngx_http_magic_token_cache_entry_t *e);
@@ -201,7 +215,7 @@ ngx_http_magic_token_cache_lookup(ngx_http_request_t *r,
     ngx_http_magic_token_cache_t *cache, ngx_http_magic_token_ctx_t *ctx)
 {
     time_t                                now;
-    u_char                                digest[NGX_HTTP_MAGIC_TOKEN_DIGEST];
+    uint64_t                              hash;
     ngx_http_magic_token_cache_entry_t  **pe, *e;
     ngx_http_magic_token_cache_state_t   *st;
 
@@ -210,14 +224,14 @@ ngx_http_magic_token_cache_lookup(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_magic_token_cache_digest(st, &ctx->raw, digest) != NGX_OK) {
-        return NGX_DECLINED;
-    }
+    hash = ngx_http_magic_token_cache_hash(st->seed, ctx->raw.data,
+                                           ctx->raw.len);
 
-    pe = ngx_http_magic_token_cache_find(st, digest, ctx);
+    pe = ngx_http_magic_token_cache_find(st, hash, ctx, NULL);
     if (pe == NULL) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "magic_token cache miss (token %s)", ctx->hash);
+                       "magic_token cache miss (token %s)",
+                       ngx_http_magic_token_id(ctx));
         return NGX_DECLINED;
     }
 
@@ -234,7 +248,8 @@ ngx_http_magic_token_cache_lookup(ngx_http_request_t *r,
            != MT_OK)
     {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "magic_token cache expired (token %s)", ctx->hash);
+                       "magic_token cache expired (token %s)",
+                       ngx_http_magic_token_id(ctx));
         ngx_http_magic_token_cache_unlink(st, e);
         return NGX_DECLINED;
     }
@@ -251,7 +266,7 @@ ngx_http_magic_token_cache_lookup(ngx_http_request_t *r,
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "magic_token cache hit (token %s, refs %ui)",
-                   ctx->hash, e->refs);
+                   ngx_http_magic_token_id(ctx), e->refs);
 
     return NGX_OK;
 }
@@ -268,8 +283,8 @@ ngx_http_magic_token_cache_store(ngx_http_request_t *r,
 {
     time_t                                now, expires;
     json_t                               *exp;
-    u_char                                digest[NGX_HTTP_MAGIC_TOKEN_DIGEST];
-    ngx_uint_t                            i;
+    uint64_t                              hash;
+    ngx_uint_t                            i, chain;
     ngx_queue_t                          *q;
     ngx_http_magic_token_cache_entry_t   *e;
     ngx_http_magic_token_cache_state_t   *st;
@@ -304,12 +319,19 @@ ngx_http_magic_token_cache_store(ngx_http_request_t *r,
         expires = now + cache->ttl;
     }
 
-    if (ngx_http_magic_token_cache_digest(st, &ctx->raw, digest) != NGX_OK) {
+    hash = ngx_http_magic_token_cache_hash(st->seed, ctx->raw.data,
+                                           ctx->raw.len);
+
+    if (ngx_http_magic_token_cache_find(st, hash, ctx, &chain) != NULL) {
+        /* stored meanwhile by another request (limit_req delays) */
         return;
     }
 
-    if (ngx_http_magic_token_cache_find(st, digest, ctx) != NULL) {
-        /* stored meanwhile by another request (limit_req delays) */
+    if (chain >= NGX_HTTP_MAGIC_TOKEN_CACHE_CHAIN) {
+        /* lookups stay short, whatever the bytes */
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "magic_token cache chain full (token %s)",
+                       ngx_http_magic_token_id(ctx));
         return;
     }
 
@@ -340,23 +362,33 @@ ngx_http_magic_token_cache_store(ngx_http_request_t *r,
         ngx_http_magic_token_cache_unlink(st, e);
     }
 
-    e = ngx_alloc(sizeof(ngx_http_magic_token_cache_entry_t),
+    e = ngx_alloc(sizeof(ngx_http_magic_token_cache_entry_t) + ctx->raw.len,
                   r->connection->log);
     if (e == NULL) {
         return;
     }
 
-    ngx_memcpy(e->digest, digest, NGX_HTTP_MAGIC_TOKEN_DIGEST);
+    e->hash = hash;
     e->len = ctx->raw.len;
+    e->data = (u_char *) (e + 1);
+    ngx_memcpy(e->data, ctx->raw.data, ctx->raw.len);
     e->keys = ctx->keys;
     e->scope_match = ctx->scope_match;
     e->leeway = ctx->leeway;
     e->expires = expires;
     e->refs = 1;
     e->linked = 1;
+
+    /*
+     * The JOSE header is read by the verification only (alg, kid, crit):
+     * not kept, a few hundred bytes less per entry.
+     */
+    json_decref(ctx->token.jws.header);
+    ctx->token.jws.header = NULL;
+
     e->token = ctx->token;          /* ctx now borrows it */
 
-    i = ngx_http_magic_token_cache_bucket(st, digest);
+    i = hash & st->mask;
     e->next = st->buckets[i];
     st->buckets[i] = e;
     ngx_queue_insert_head(&st->lru, &e->queue);
@@ -366,7 +398,7 @@ ngx_http_magic_token_cache_store(ngx_http_request_t *r,
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "magic_token cache store (token %s, for %T s, %ui entries)",
-                   ctx->hash, expires - now, st->count);
+                   ngx_http_magic_token_id(ctx), expires - now, st->count);
 }
 
 
@@ -413,12 +445,13 @@ ngx_http_magic_token_cache_state(ngx_http_magic_token_cache_t *cache,
 
     st->buckets = ngx_calloc(n * sizeof(ngx_http_magic_token_cache_entry_t *),
                              log);
-    st->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 
-    if (st->buckets == NULL || st->sha256 == NULL) {
+    /* this worker's own seed: bucket positions are not predictable */
+    if (st->buckets == NULL
+        || RAND_bytes((u_char *) &st->seed, sizeof(st->seed)) != 1)
+    {
         ngx_log_error(NGX_LOG_ALERT, log, 0,
                       "magic_token_cache: cannot create the cache");
-        EVP_MD_free(st->sha256);
         ngx_free(st->buckets);
         ngx_free(st);
         return NULL;
@@ -437,56 +470,82 @@ ngx_http_magic_token_cache_state(ngx_http_magic_token_cache_t *cache,
 }
 
 
-static ngx_int_t
-ngx_http_magic_token_cache_digest(ngx_http_magic_token_cache_state_t *st,
-    ngx_str_t *token, u_char *digest)
+/*
+ * MurmurHash64A (Austin Appleby, public domain), seeded: 8 bytes per
+ * step, about 1.5 instructions a byte.  Not a keyed PRF: it spreads the
+ * entries, the chain bound and the byte comparison do the rest.
+ */
+static uint64_t
+ngx_http_magic_token_cache_hash(uint64_t seed, const u_char *p, size_t len)
 {
-    unsigned int  len;
+    uint64_t        h, k;
+    const uint64_t  m = 0xc6a4a7935bd1e995ULL;
 
-    if (EVP_Digest(token->data, token->len, digest, &len, st->sha256, NULL)
-        != 1 || len != NGX_HTTP_MAGIC_TOKEN_DIGEST)
-    {
-        return NGX_ERROR;
+    h = seed ^ (len * m);
+
+    for ( /* void */ ; len >= 8; p += 8, len -= 8) {
+        ngx_memcpy(&k, p, 8);
+
+        k *= m;
+        k ^= k >> 47;
+        k *= m;
+
+        h ^= k;
+        h *= m;
     }
 
-    return NGX_OK;
+    if (len) {
+        k = 0;
+        ngx_memcpy(&k, p, len);
+
+        h ^= k;
+        h *= m;
+    }
+
+    h ^= h >> 47;
+    h *= m;
+    h ^= h >> 47;
+
+    return h;
 }
 
 
-static ngx_uint_t
-ngx_http_magic_token_cache_bucket(ngx_http_magic_token_cache_state_t *st,
-    u_char *digest)
-{
-    uint32_t  h;
-
-    ngx_memcpy(&h, digest, sizeof(uint32_t));
-
-    return h & st->mask;
-}
-
-
-/* the link pointing at the entry, or NULL */
+/*
+ * The link pointing at the entry, or NULL; *chain: the bucket's length.
+ *
+ * The bytes are compared with memcmp(), not in constant time: the
+ * comparison is reached only for an entry whose 64-bit seeded hash, its
+ * length and its settings equal the request's, which for other bytes
+ * happens by chance alone (about 2^-64 per entry, and the seed is never
+ * shown), so its timing cannot be used to learn a cached token byte by
+ * byte; a hit reveals nothing the client did not send.
+ */
 static ngx_http_magic_token_cache_entry_t **
 ngx_http_magic_token_cache_find(ngx_http_magic_token_cache_state_t *st,
-    u_char *digest, ngx_http_magic_token_ctx_t *ctx)
+    uint64_t hash, ngx_http_magic_token_ctx_t *ctx, ngx_uint_t *chain)
 {
+    ngx_uint_t                            n;
     ngx_http_magic_token_cache_entry_t  **pe, *e;
 
-    for (pe = &st->buckets[ngx_http_magic_token_cache_bucket(st, digest)];
-         *pe;
-         pe = &(*pe)->next)
-    {
-        e = *pe;
+    n = 0;
 
-        if (e->len == ctx->raw.len
+    for (pe = &st->buckets[hash & st->mask]; *pe; pe = &(*pe)->next) {
+        e = *pe;
+        n++;
+
+        if (e->hash == hash
+            && e->len == ctx->raw.len
             && e->keys == ctx->keys
             && e->scope_match == ctx->scope_match
             && e->leeway == ctx->leeway
-            && ngx_memcmp(e->digest, digest, NGX_HTTP_MAGIC_TOKEN_DIGEST)
-               == 0)
+            && ngx_memcmp(e->data, ctx->raw.data, e->len) == 0)
         {
             return pe;
         }
+    }
+
+    if (chain) {
+        *chain = n;
     }
 
     return NULL;
@@ -500,10 +559,7 @@ ngx_http_magic_token_cache_unlink(ngx_http_magic_token_cache_state_t *st,
 {
     ngx_http_magic_token_cache_entry_t  **pe;
 
-    for (pe = &st->buckets[ngx_http_magic_token_cache_bucket(st, e->digest)];
-         *pe;
-         pe = &(*pe)->next)
-    {
+    for (pe = &st->buckets[e->hash & st->mask]; *pe; pe = &(*pe)->next) {
         if (*pe == e) {
             *pe = e->next;
             break;
@@ -526,7 +582,9 @@ ngx_http_magic_token_cache_free_entry(ngx_http_magic_token_cache_entry_t *e)
 {
     /* frees claims and rules, wipes the credential */
     mt_token_clear(&e->token);
-    ngx_explicit_memzero(e, sizeof(ngx_http_magic_token_cache_entry_t));
+    /* the token's bytes too: a bearer token */
+    ngx_explicit_memzero(e, sizeof(ngx_http_magic_token_cache_entry_t)
+                            + e->len);
     ngx_free(e);
 }
 
@@ -554,7 +612,6 @@ ngx_http_magic_token_cache_cleanup(void *data)
         ngx_http_magic_token_cache_unlink(st, e);
     }
 
-    EVP_MD_free(st->sha256);
     ngx_free(st->buckets);
     ngx_free(st);
 

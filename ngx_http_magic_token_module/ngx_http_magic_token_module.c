@@ -369,14 +369,14 @@ ngx_http_magic_token_verify_token(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx,
     ngx_str_t *token)
 {
-    u_char    *p;
-    mt_err_t   rc;
+    mt_err_t  rc;
 
     ctx->attempted = 1;
     ctx->passed = 0;
     ctx->verified = 0;
     ctx->decrypted = 0;
     ctx->has_token = token->len > 0;
+    ctx->hashed = 0;            /* the id, when asked: magic_token_id() */
     ctx->raw = *token;
     ctx->keys = mlcf->keys;
     ctx->scope_match = mlcf->scope_match;
@@ -387,17 +387,6 @@ ngx_http_magic_token_verify_token(ngx_http_request_t *r,
         ctx->error = MT_ERR_MISSING;
         return NGX_OK;
     }
-
-    /*
-     * The id hashes the signed part only: an ECDSA signature can be
-     * altered (s to n - s) and stay valid, the header and claims cannot.
-     */
-    for (p = token->data + token->len; p > token->data && p[-1] != '.'; p--) {
-        /* void */
-    }
-
-    mt_hash_hex(ctx->hash, token->data,
-                p > token->data ? (size_t) (p - 1 - token->data) : token->len);
 
     if (token->len > mlcf->max_size) {
         ctx->error = MT_ERR_TOO_LARGE;
@@ -428,6 +417,36 @@ ngx_http_magic_token_verify_token(ngx_http_request_t *r,
     ctx->verified = (rc == MT_OK);
 
     return NGX_OK;
+}
+
+
+/*
+ * The token's id (SHA-256 of its signed part, hex), computed on first
+ * use: by $magic_token_id, a refusal's log line or a debug line, not by
+ * every request.  The id hashes the signed part only: an ECDSA
+ * signature can be altered (s to n - s) and stay valid, the header and
+ * claims cannot.  ctx->raw stays valid for the request's life (a
+ * request header, or a value in the request pool).
+ */
+const char *
+ngx_http_magic_token_id(ngx_http_magic_token_ctx_t *ctx)
+{
+    u_char  *p, *start;
+
+    if (!ctx->hashed) {
+        start = ctx->raw.data;
+
+        for (p = start + ctx->raw.len; p > start && p[-1] != '.'; p--) {
+            /* void */
+        }
+
+        mt_hash_hex(ctx->hash, start,
+                    p > start ? (size_t) (p - 1 - start) : ctx->raw.len);
+
+        ctx->hashed = 1;
+    }
+
+    return ctx->hash;
 }
 
 
@@ -688,7 +707,8 @@ ngx_http_magic_token_deny(ngx_http_request_t *r,
     if (ctx->has_token) {
         ngx_log_error(mlcf->log_level, r->connection->log, 0,
                       "magic_token: denied: %s (token %s)",
-                      mt_strerror(ctx->error), ctx->hash);
+                      mt_strerror(ctx->error),
+                      ngx_http_magic_token_id(ctx));
 
     } else {
         ngx_log_error(mlcf->log_level, r->connection->log, 0,

@@ -89,9 +89,10 @@ typedef struct {
     unsigned                    has_token:1;
     unsigned                    verified:1;
     unsigned                    decrypted:1;
+    unsigned                    hashed:1;   /* hash holds the id */
 
     ngx_str_t                   raw;        /* the token bytes */
-    char                        hash[MT_HASH_HEX_LEN + 1];
+    char                        hash[MT_HASH_HEX_LEN + 1]; /* see _id() */
     const mt_keyset_t          *keys;
     ngx_uint_t                  scope_match;
     time_t                      leeway;
@@ -119,6 +120,7 @@ ngx_int_t ngx_http_magic_token_check(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
 ngx_int_t ngx_http_magic_token_deny(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
+const char *ngx_http_magic_token_id(ngx_http_magic_token_ctx_t *ctx);
 ngx_int_t ngx_http_magic_token_add_variables(ngx_conf_t *cf);
 void ngx_http_magic_token_free_keyset(void *data);
 

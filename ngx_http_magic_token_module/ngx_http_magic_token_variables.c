@@ -359,7 +359,8 @@ ngx_http_magic_token_id_variable(ngx_http_request_t *r,
         }
     }
 
-    ngx_http_magic_token_set(v, (u_char *) ctx->hash, MT_HASH_HEX_LEN);
+    ngx_http_magic_token_set(v, (u_char *) ngx_http_magic_token_id(ctx),
+                             MT_HASH_HEX_LEN);
 
     return NGX_OK;
 }
