@@ -116,8 +116,10 @@ $(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(CORE_SRCS) $(CORE_HDRS)
 unit-test: $(UNIT_BINS)
 	prove -v $(UNIT_BINS) 2>&1 | tail -n 40
 
+# under a child subreaper: the daemonised nginx masters the suites stop are
+# reaped at once, not whenever PID 1 gets to it (see t/tools/subreaper)
 nginx-test: module cli scope-match interop-deps
-	TEST_NGINX_BINARY=$(NGINX_BIN) prove $(PROVE_INC) -r t/
+	TEST_NGINX_BINARY=$(NGINX_BIN) t/tools/subreaper prove $(PROVE_INC) -r t/
 
 # the npm "jose" package for t/042-interop.t (skipped there when missing)
 interop-deps:
