@@ -95,7 +95,7 @@ suites=${COMPAT_SUITES:-t/}
 log="$build/prove.log"
 set +e
 TEST_NGINX_BINARY="$nginx" MAGIC_TOKEN_MODULE="$module" \
-    prove ${PROVE_INC:--I t/compat} -r $suites 2>&1 | tee "$log"
+    t/tools/subreaper prove ${PROVE_INC:--I t/compat} -r $suites 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 
