@@ -44,7 +44,7 @@ version=$(sed -n 's/^#define NGINX_VERSION *"\([^"]*\)".*/\1/p' \
 
 debug=${COMPAT_DEBUG:-1}
 suffix=""
-flags="--with-compat --with-http_auth_request_module"
+flags="--with-compat --with-http_auth_request_module --with-http_slice_module --with-http_ssl_module --with-http_v2_module"
 if [ "$debug" = 1 ]; then
     flags="$flags --with-debug"
 else
