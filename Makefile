@@ -158,7 +158,9 @@ clean:
 #                   (a release tarball or a checkout of nginx's
 #                   repository) in build/compat-<version>/, configured
 #                   --with-compat --with-http_auth_request_module
-#                   --with-debug, and runs every suite against them.
+#                   --with-http_slice_module --with-http_ssl_module
+#                   --with-http_v2_module --with-debug, and runs every
+#                   suite against them.
 #                   COMPAT_DEBUG=0: an nginx without --with-debug;
 #                   COMPAT_SUITES="t/001-basic.t ...": some suites only.
 
