@@ -6,7 +6,8 @@
  *
  * Must never crash or read past the length.  Properties:
  *   - the answer is MT_OK or MT_ERR_UNSAFE_PATH, and deterministic;
- *   - a raw backslash, or a segment "..;" anywhere, is always unsafe;
+ *   - a raw backslash, or a segment starting "..;", "..?" or "..#", is
+ *     always unsafe;
  *   - a path of only [A-Za-z0-9/_-] is always safe;
  *   - a prefix of a safe path that ends at a "/" is safe too (a
  *     separator never makes an earlier part unsafe).
@@ -41,7 +42,10 @@ fx_has_dotdot_param(const char *p, size_t len)
     size_t  i;
 
     for (i = 0; i + 3 <= len; i++) {
-        if ((i == 0 || p[i - 1] == '/') && memcmp(p + i, "..;", 3) == 0) {
+        if ((i == 0 || p[i - 1] == '/')
+            && (memcmp(p + i, "..;", 3) == 0 || memcmp(p + i, "..?", 3) == 0
+                || memcmp(p + i, "..#", 3) == 0))
+        {
             return 1;
         }
     }
@@ -73,7 +77,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FX_CHECK(rc == rc2, "not deterministic");
 
     if (memchr(path, '\\', size) != NULL || fx_has_dotdot_param(path, size)) {
-        FX_CHECK(rc == MT_ERR_UNSAFE_PATH, "backslash or ..; passed");
+        FX_CHECK(rc == MT_ERR_UNSAFE_PATH, "backslash or ..;/..?/..# passed");
     }
 
     if (fx_plain(path, size)) {

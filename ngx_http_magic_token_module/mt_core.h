@@ -391,8 +391,9 @@ mt_err_t mt_rules_match(const mt_rules_t *rules, const char *method,
 /*
  * MT_ERR_UNSAFE_PATH when a decoded, normalized path still holds what
  * an upstream may read as a separator or a dot segment: "\", %5C,
- * %2F, %uXXXX, or a segment of dots once ";..." is cut and %XX decoded
- * (".;", "..;x", "%2e%2e").  MT_OK otherwise.
+ * %2F, %uXXXX, bytes 0xC0/0xC1 (overlong UTF-8), or a segment of dots
+ * once ";...", "?..." or "#..." is cut and %XX decoded (".;", "..;x",
+ * "%2e%2e", "..%3F").  MT_OK otherwise.
  */
 mt_err_t mt_path_check(const char *path, size_t len);
 

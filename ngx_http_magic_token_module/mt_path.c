@@ -11,10 +11,14 @@
  *     "\" as "/";
  *   - %2F, a "/" encoded twice (for stacks that decode twice), and
  *     IIS's %uXXXX escapes;
- *   - a segment made only of dots (and spaces, which Windows trims),
- *     once its path parameters (";...") are cut and %XX is decoded
- *     once more: Tomcat and Spring read "..;x" as "..", a stack that
- *     decodes twice reads "%2e%2e" as "..".
+ *   - a segment made only of dots (and spaces or control characters,
+ *     which Windows and Spring trim), once its path parameters
+ *     (";..."), or what a second decoding makes a query or a fragment
+ *     ("?", "#"), are cut and %XX is decoded once more: Tomcat and
+ *     Spring read "..;x" as "..", a stack that decodes twice reads
+ *     "%2e%2e" as ".." and "..%3F" as ".." followed by a query;
+ *   - the bytes 0xC0 and 0xC1, which only start overlong UTF-8
+ *     ("%c0%ae" is "." to some old stacks).
  *
  * A scope regex such as [^/]+ matches every one of these, while the
  * upstream would climb out of the segment the scope meant.
@@ -60,7 +64,13 @@ mt_path_byte(const char *p, size_t len, size_t *i)
 }
 
 
-/* ".", "..", "...", ". .", "..;x", "%2e%2e%3bx": dots before any ";" */
+/*
+ * ".", "..", "...", ". .", "..;x", "%2e%2e%3bx", "..?x", "..#x",
+ * "..%00": dots, with nothing but spaces and control characters (which
+ * stacks trim) before the end of the segment, a ";" (path parameters),
+ * or a "?" or "#" (which a stack that decodes once more takes for the
+ * query or the fragment)
+ */
 static int
 mt_path_dot_segment(const char *seg, size_t len)
 {
@@ -72,14 +82,14 @@ mt_path_dot_segment(const char *seg, size_t len)
     for (i = 0; i < len; i++) {
         c = mt_path_byte(seg, len, &i);
 
-        if (c == ';') {
+        if (c == ';' || c == '?' || c == '#') {
             break;
         }
 
         if (c == '.') {
             dots++;
 
-        } else if (c != ' ') {
+        } else if (c > 0x20 && c != 0x7f) {
             return 0;
         }
     }
@@ -115,8 +125,13 @@ mt_path_check(const char *path, size_t len)
         start = i;
         c = mt_path_byte(path, len, &i);
 
-        /* a raw "/" ends a segment above; a decoded one is %2F */
-        if (c == '\\' || (c == '/' && i != start)) {
+        /*
+         * a raw "/" ends a segment above; a decoded one is %2F.  0xC0
+         * and 0xC1 only start overlong UTF-8 ("%c0%ae" is "." to some
+         * old stacks), never a valid character.
+         */
+        if (c == '\\' || (c == '/' && i != start) || c == 0xc0 || c == 0xc1)
+        {
             return MT_ERR_UNSAFE_PATH;
         }
     }

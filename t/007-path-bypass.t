@@ -1045,3 +1045,113 @@ GET /gh/..;/admin
 --- response_body_unlike: auth=
 --- error_log
 magic_token: denied: unsafe_path
+
+
+
+=== TEST 100: full mode: ..%3F (a query after a second decoding) never matches a scope (unsafe_path)
+--- request
+GET /gh/repos/octo/public/..%3F/private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 101: full mode: double-encoded ..%253F never matches a scope (unsafe_path)
+--- request
+GET /gh/repos/octo/public/..%253F
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 102: full mode: double-encoded ..%2523 (a fragment) never matches a scope (unsafe_path)
+--- request
+GET /gh/repos/octo/public/..%2523
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 103: full mode: double-encoded NUL after the dots never matches a scope (unsafe_path)
+--- request
+GET /gh/repos/octo/public/..%2500
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 104: full mode: overlong UTF-8 dots (%c0%ae) never matches a scope (unsafe_path)
+--- request
+GET /gh/repos/octo/public/%25c0%25ae%25c0%25ae/private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 105: prefix mode: ..%3F (a query after a second decoding) never matches a scope (unsafe_path)
+--- http_config eval
+$::PREFIX
+--- request
+GET /gh/repos/octo/public/..%3F/private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 106: prefix mode: double-encoded ..%253F never matches a scope (unsafe_path)
+--- http_config eval
+$::PREFIX
+--- request
+GET /gh/repos/octo/public/..%253F
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 107: prefix mode: double-encoded ..%2523 (a fragment) never matches a scope (unsafe_path)
+--- http_config eval
+$::PREFIX
+--- request
+GET /gh/repos/octo/public/..%2523
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 108: prefix mode: double-encoded NUL after the dots never matches a scope (unsafe_path)
+--- http_config eval
+$::PREFIX
+--- request
+GET /gh/repos/octo/public/..%2500
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path
+
+
+
+=== TEST 109: prefix mode: overlong UTF-8 dots (%c0%ae) never matches a scope (unsafe_path)
+--- http_config eval
+$::PREFIX
+--- request
+GET /gh/repos/octo/public/%25c0%25ae%25c0%25ae/private
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+magic_token: denied: unsafe_path

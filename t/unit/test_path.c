@@ -36,6 +36,20 @@ static const char  *unsafe[] = {
     "/a/%2e%2e",
     "..",
     ".",
+    /* "?", "#" or a control character after the dots (a second
+     * decoding makes them a query, a fragment, or trims them) */
+    "/users/me/..%3f",
+    "/users/me/..%3F",
+    "/users/me/..?x",
+    "/users/me/..%23",
+    "/users/me/..#",
+    "/users/me/..%00",
+    "/a/..%09/b",
+    "/a/.%0d",
+    /* overlong UTF-8: "%c0%ae" is "." to some old stacks */
+    "/a/%c0%ae%c0%ae/b",
+    "/a/\xc0\xae",
+    "/a/x%C1%9C",
     /* a double-encoded "/", IIS %u escapes */
     "/a%2fb",
     "/a%2Fb",
@@ -61,6 +75,11 @@ static const char  *safe[] = {
     "/a/%2",
     "/a/%zz",
     "/a/%3b",
+    "/a/x?y",
+    "/a/.x?",
+    "/a/%3f..",
+    "/a/#..",
+    "/caf%C3%A9/%E2%82%AC",
     "/a/ /b",
     "/a/u%20",
     "/files/%C3%A9t%C3%A9",
