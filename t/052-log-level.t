@@ -106,3 +106,41 @@ GET /api/ok
         magic_token_log_level debug;
     }
 --- must_die
+
+
+
+=== TEST 7: at info, nginx itself writes the beginning of a too long Authorization header line
+--- config
+    large_client_header_buffers 4 1k;
+    location /api/ {
+        magic_token on;
+        magic_token_key $TEST_NGINX_KEYS/private.pem;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+--- log_level: info
+--- request
+GET /api/ok
+--- more_headers eval
+"Authorization: Bearer $::tok{t}" . ("x" x 1200)
+--- error_code: 400
+--- error_log
+client sent too long header line: "Authorization: Bearer ey
+
+
+
+=== TEST 8: at notice, the same request leaves no token in the log
+--- config
+    large_client_header_buffers 4 1k;
+    location /api/ {
+        magic_token on;
+        magic_token_key $TEST_NGINX_KEYS/private.pem;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+--- log_level: notice
+--- request
+GET /api/ok
+--- more_headers eval
+"Authorization: Bearer $::tok{t}" . ("x" x 1200)
+--- error_code: 400
+--- no_error_log
+Authorization: Bearer
