@@ -66,6 +66,7 @@ typedef enum {
     MT_ERR_REQUIREMENT,         /* a magic_token_require value is empty */
     MT_ERR_UNSAFE_PATH,         /* a path an upstream may read otherwise */
     MT_ERR_UNTRUSTED_KEY,       /* credential signed by a key not for it */
+    MT_ERR_REVOKED,             /* in a magic_token_zone's revocation list */
     MT_ERR_NOMEM,
     MT_ERR_INTERNAL
 } mt_err_t;

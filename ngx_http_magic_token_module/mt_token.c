@@ -36,6 +36,7 @@ static const char  *mt_errors[] = {
     "requirement_failed",
     "unsafe_path",
     "untrusted_key",
+    "revoked",
     "out_of_memory",
     "internal"
 };

@@ -202,6 +202,13 @@ static ngx_command_t  ngx_http_magic_token_commands[] = {
       offsetof(ngx_http_magic_token_loc_conf_t, max_size),
       NULL },
 
+    { ngx_string("magic_token_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_magic_token_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -1706,6 +1713,10 @@ ngx_http_magic_token_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_magic_token_handler;
+
+    if (ngx_http_magic_token_zone_check(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     return ngx_http_magic_token_subrequest_init(cf);
 }

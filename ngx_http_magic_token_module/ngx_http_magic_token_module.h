@@ -21,7 +21,59 @@
 
 typedef struct {
     ngx_array_t                *scopes;     /* of mt_named_scope_t */
+    ngx_array_t                *zones;      /* of ..._zone_t * */
 } ngx_http_magic_token_main_conf_t;
+
+
+/*
+ * magic_token_zone (ngx_http_magic_token_zone.c): one slab zone shared by
+ * the workers, for the shared cache, revocations, grants and counters.
+ *
+ * The shared part (ngx_http_magic_token_shctx_t) lives in the slab pool;
+ * each feature keeps its own structure there, allocated by its init
+ * function in ngx_http_magic_token_zone_features[] and reached through
+ * its pointer below.  All of it is reused across "nginx -s reload" when
+ * the zone keeps its size.  Take shpool->mutex around every access.
+ */
+typedef struct {
+    void                       *cache;      /* ..._shcache.c */
+    void                       *revoked;    /* ..._revoke.c */
+    void                       *grants;     /* ..._grant.c */
+    void                       *stats;      /* ..._status.c */
+    ngx_uint_t                  nomem_logged;   /* "zone full" said once */
+} ngx_http_magic_token_shctx_t;
+
+
+typedef struct ngx_http_magic_token_zone_s  ngx_http_magic_token_zone_t;
+
+struct ngx_http_magic_token_zone_s {
+    ngx_str_t                   name;
+    ngx_shm_zone_t             *shm_zone;
+    ngx_slab_pool_t            *shpool;     /* set when the zone is ready */
+    ngx_http_magic_token_shctx_t  *sh;
+    unsigned                    defined:1;  /* magic_token_zone seen */
+
+    /* where the directive was, for messages about it */
+    u_char                     *file;
+    ngx_uint_t                  line;
+
+    /*
+     * Seals what the zone keeps that must not be kept in clear (the
+     * shared cache's credentials).  Made at configuration time in the
+     * master's memory, never written to the shared memory; a reload that
+     * keeps the zone keeps the key, a restart makes a new one.
+     */
+    u_char                      key[32];
+
+    ngx_str_t                   revocations;   /* file, or empty */
+    void                       *revoke_conf;   /* ..._revoke.c, conf time */
+};
+
+
+/* one per feature; NULL-terminated list in ngx_http_magic_token_zone.c */
+typedef ngx_int_t (*ngx_http_magic_token_zone_init_pt)(
+    ngx_http_magic_token_zone_t *zone, ngx_http_magic_token_zone_t *old,
+    ngx_log_t *log);
 
 
 /* magic_token_require: every value non-empty and not "0" */
@@ -131,6 +183,14 @@ ngx_int_t ngx_http_magic_token_cache_lookup(ngx_http_request_t *r,
 void ngx_http_magic_token_cache_store(ngx_http_request_t *r,
     ngx_http_magic_token_cache_t *cache, ngx_http_magic_token_ctx_t *ctx);
 void ngx_http_magic_token_cache_release(ngx_http_magic_token_ctx_t *ctx);
+
+char *ngx_http_magic_token_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_http_magic_token_zone_t *ngx_http_magic_token_zone_ref(ngx_conf_t *cf,
+    ngx_str_t *name);
+ngx_int_t ngx_http_magic_token_zone_check(ngx_conf_t *cf);
+void *ngx_http_magic_token_zone_alloc(ngx_http_magic_token_zone_t *zone,
+    size_t size);
 
 ngx_int_t ngx_http_magic_token_subrequest_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_magic_token_subrequest_ctx(ngx_http_request_t *r,
