@@ -35,7 +35,29 @@ typedef struct {
  * its pointer below.  All of it is reused across "nginx -s reload" when
  * the zone keeps its size.  Take shpool->mutex around every access.
  */
+/*
+ * Zone-wide counters and gauges, kept by the feature named and shown by
+ * magic_token_status (..._status.c): ngx_atomic_fetch_add(), no lock.
+ */
+typedef enum {
+    NGX_HTTP_MAGIC_TOKEN_STAT_CACHE_HITS = 0,
+    NGX_HTTP_MAGIC_TOKEN_STAT_CACHE_MISSES,
+    NGX_HTTP_MAGIC_TOKEN_STAT_CACHE_STORES,
+    NGX_HTTP_MAGIC_TOKEN_STAT_CACHE_EVICTIONS,
+    NGX_HTTP_MAGIC_TOKEN_STAT_CACHE_ENTRIES,        /* gauge */
+    NGX_HTTP_MAGIC_TOKEN_STAT_REVOKED_REFUSED,      /* requests refused */
+    NGX_HTTP_MAGIC_TOKEN_STAT_REVOCATIONS,          /* gauge: list size */
+    NGX_HTTP_MAGIC_TOKEN_STAT_GRANTS_MADE,
+    NGX_HTTP_MAGIC_TOKEN_STAT_GRANTS_USED,
+    NGX_HTTP_MAGIC_TOKEN_STAT_GRANTS,               /* gauge */
+    NGX_HTTP_MAGIC_TOKEN_STAT_CHECKS,               /* external checks */
+    NGX_HTTP_MAGIC_TOKEN_STAT_ZONE_FULL,            /* refused allocations */
+    NGX_HTTP_MAGIC_TOKEN_STAT_N
+} ngx_http_magic_token_stat_e;
+
+
 typedef struct {
+    ngx_atomic_t                stats[NGX_HTTP_MAGIC_TOKEN_STAT_N];
     void                       *cache;      /* ..._shcache.c */
     void                       *revoked;    /* ..._revoke.c */
     void                       *grants;     /* ..._grant.c */

@@ -344,6 +344,9 @@ ngx_http_magic_token_zone_alloc(ngx_http_magic_token_zone_t *zone,
         return p;
     }
 
+    (void) ngx_atomic_fetch_add(
+                     &zone->sh->stats[NGX_HTTP_MAGIC_TOKEN_STAT_ZONE_FULL], 1);
+
     if (!zone->sh->nomem_logged) {
         zone->sh->nomem_logged = 1;
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
