@@ -61,7 +61,7 @@ typedef struct {
     void                       *cache;      /* ..._shcache.c */
     void                       *revoked;    /* ..._revoke.c */
     void                       *grants;     /* ..._grant.c */
-    void                       *stats;      /* ..._status.c */
+    void                       *status;     /* ..._status.c */
     ngx_uint_t                  nomem_logged;   /* "zone full" said once */
 } ngx_http_magic_token_shctx_t;
 
