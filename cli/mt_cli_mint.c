@@ -37,6 +37,8 @@ typedef struct {
     const char     *credential_file;
     const char     *credential_arg;
     int             no_credential;
+    const char     *holder_key;     /* attenuable: cnf.jwk of this key */
+    int64_t         max_further;    /* -1: none */
     json_t         *req;            /* allowed, scopes, ttl, exp, ... */
 } mt_mint_conf_t;
 
@@ -49,6 +51,7 @@ static const char  mt_mint_usage[] =
 "                        [--ttl TIME | --exp UNIXTIME] [--aud AUD]...\n"
 "                        [--sub SUB] [--jti JTI]\n"
 "                        [--credential-file FILE | --no-credential]\n"
+"                        [--holder-key FILE [--max-further-links N]]\n"
 "\n"
 "Mint a magic token and print it, followed by a newline.  The API\n"
 "credential it carries is read from stdin (one trailing newline is\n"
@@ -88,6 +91,12 @@ static const char  mt_mint_usage[] =
 "  --aud AUD           audience (repeatable: an array)\n"
 "  --sub SUB           subject\n"
 "  --jti JTI           token id (default: 128 random bits)\n"
+"\n"
+"attenuation (docs/attenuation.md):\n"
+"  --holder-key FILE   mint an attenuable root: cnf names FILE's public\n"
+"                      key, whose holder narrows it with magic-token\n"
+"                      attenuate (alone, such a token is refused)\n"
+"  --max-further-links N   at most N links may follow the root\n"
 "\n"
 "examples:\n"
 "  printf '%s' \"$GITHUB_TOKEN\" | magic-token mint --key private.pem \\\n"
@@ -323,6 +332,31 @@ mt_mint_enc_fits(const mt_key_t *key, const char *jwe_alg)
 
 /* ---- mint -------------------------------------------------------- */
 
+/* --holder-key: the root of chains (docs/attenuation.md) */
+static int
+mt_mint_attenuable(const mt_mint_conf_t *conf, json_t *claims)
+{
+    json_t  *cnf;
+
+    if (conf->holder_key == NULL) {
+        return 0;
+    }
+
+    if (mt_cli_cnf_from_file(conf->holder_key, &cnf) != 0) {
+        return -1;
+    }
+
+    json_object_set_new(claims, "cnf", cnf);
+
+    if (conf->max_further >= 0) {
+        json_object_set_new(claims, "max_further_links",
+                            json_integer(conf->max_further));
+    }
+
+    return 0;
+}
+
+
 static int
 mt_mint_run(mt_mint_conf_t *conf)
 {
@@ -495,6 +529,10 @@ mt_mint_run(mt_mint_conf_t *conf)
         goto done;
     }
 
+    if (mt_mint_attenuable(conf, claims) != 0) {
+        goto done;
+    }
+
     rc = mt_token_mint(&opts, claims,
                        conf->no_credential
                        ? NULL : (const unsigned char *) claim_cred,
@@ -571,11 +609,14 @@ mt_cli_mint(int argc, char **argv)
         { "credential-file", required_argument, NULL, 'f' },
         { "credential-arg",  required_argument, NULL, 'C' },
         { "no-credential",   no_argument,       NULL, 'N' },
+        { "holder-key",      required_argument, NULL, 'H' },
+        { "max-further-links", required_argument, NULL, 'L' },
         { "help",            no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
 
     memset(&conf, 0, sizeof(conf));
+    conf.max_further = -1;
 
     conf.req = json_object();
     if (conf.req == NULL) {
@@ -691,6 +732,22 @@ mt_cli_mint(int argc, char **argv)
             conf.no_credential = 1;
             break;
 
+        case 'H':
+            conf.holder_key = optarg;
+            break;
+
+        case 'L':
+            if (mt_cli_parse_int64(optarg, &conf.max_further) != 0
+                || conf.max_further < 0
+                || conf.max_further > MT_CHAIN_MAX_LINKS)
+            {
+                mt_cli_error("--max-further-links: 0 to %d",
+                             MT_CHAIN_MAX_LINKS);
+                goto done;
+            }
+
+            break;
+
         case 'h':
             fputs(mt_mint_usage, stdout);
             rv = MT_CLI_OK;
@@ -719,6 +776,11 @@ mt_cli_mint(int argc, char **argv)
     {
         mt_cli_error("--no-credential, --credential-file and "
                      "--credential-arg exclude each other");
+        goto done;
+    }
+
+    if (conf.max_further >= 0 && conf.holder_key == NULL) {
+        mt_cli_error("--max-further-links goes with --holder-key");
         goto done;
     }
 
