@@ -110,6 +110,13 @@ mt_chain_is_open(const json_t *claims)
 }
 
 
+int
+mt_token_is_open(const mt_token_t *t)
+{
+    return mt_chain_is_open(t->jws.claims);
+}
+
+
 /*
  * The key an element names for the next link: "cnf" is {"jwk": JWK},
  * the JWK a public RSA, EC or OKP key, loaded as a JWK file would be.
@@ -619,11 +626,7 @@ mt_chain_authorize(const mt_chain_t *c, const mt_named_scope_t *named,
     size_t method_len, const char *path, size_t path_len,
     const char **matched, size_t *matched_len)
 {
-    size_t            i, mlen;
-    mt_err_t          rc;
-    mt_token_t        view;
-    const char       *m;
-    const mt_link_t  *l;
+    mt_err_t  rc;
 
     rc = mt_token_authorize(&c->root, named, n_named, mode, method,
                             method_len, path, path_len, matched,
@@ -631,6 +634,22 @@ mt_chain_authorize(const mt_chain_t *c, const mt_named_scope_t *named,
     if (rc != MT_OK) {
         return rc;
     }
+
+    return mt_chain_authorize_links(c, named, n_named, mode, method,
+                                    method_len, path, path_len);
+}
+
+
+mt_err_t
+mt_chain_authorize_links(const mt_chain_t *c, const mt_named_scope_t *named,
+    size_t n_named, mt_match_mode_t mode, const char *method,
+    size_t method_len, const char *path, size_t path_len)
+{
+    size_t            i, mlen;
+    mt_err_t          rc;
+    mt_token_t        view;
+    const char       *m;
+    const mt_link_t  *l;
 
     for (i = 0; i < c->n_links; i++) {
         l = &c->links[i];

@@ -561,6 +561,16 @@ mt_err_t mt_chain_authorize(const mt_chain_t *c,
     const char *method, size_t method_len, const char *path,
     size_t path_len, const char **matched, size_t *matched_len);
 
+/* the links alone (the root's check is the caller's) */
+mt_err_t mt_chain_authorize_links(const mt_chain_t *c,
+    const mt_named_scope_t *named, size_t n_named, mt_match_mode_t mode,
+    const char *method, size_t method_len, const char *path,
+    size_t path_len);
+
+/* does a verified token's "cnf" name a key: an attenuable root, which
+ * is not a token alone (mt_chain_verify refuses it) */
+int mt_token_is_open(const mt_token_t *t);
+
 void mt_chain_clear(mt_chain_t *c);
 
 /*

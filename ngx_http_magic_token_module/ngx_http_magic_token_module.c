@@ -388,6 +388,7 @@ ngx_http_magic_token_verify_token(ngx_http_request_t *r,
     ctx->keys = mlcf->keys;
     ctx->scope_match = mlcf->scope_match;
     ctx->leeway = mlcf->leeway;
+    ctx->chain = NULL;
     ngx_str_null(&ctx->scope);
 
     if (token->len == 0) {
@@ -405,6 +406,10 @@ ngx_http_magic_token_verify_token(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    if (mt_chain_is_chain((char *) token->data, token->len)) {
+        return ngx_http_magic_token_chain_verify(r, mlcf, ctx, token);
+    }
+
     /* a hit: verified and decrypted before, ctx->token is borrowed */
     if (mlcf->cache
         && ngx_http_magic_token_cache_lookup(r, mlcf->cache, ctx) == NGX_OK)
@@ -418,6 +423,12 @@ ngx_http_magic_token_verify_token(ngx_http_request_t *r,
                          (mt_match_mode_t) mlcf->scope_match);
     if (rc == MT_ERR_NOMEM) {
         return NGX_ERROR;
+    }
+
+    /* an attenuable root alone: links could have been stripped */
+    if (rc == MT_OK && mt_token_is_open(&ctx->token)) {
+        mt_token_clear(&ctx->token);
+        rc = MT_ERR_INVALID_CLAIMS;
     }
 
     ctx->error = rc;
@@ -496,6 +507,11 @@ ngx_http_magic_token_check(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
+    rc = ngx_http_magic_token_chain_check(r, mlcf, ctx, &path);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     if (!mlcf->scope_required
         && ctx->token.scopes == NULL
         && json_object_get(ctx->token.jws.claims, "allowed") == NULL)
@@ -532,7 +548,7 @@ decrypt:
 
         ctx->decrypted = 1;
 
-        if (mlcf->cache) {
+        if (mlcf->cache && ctx->chain == NULL) {
             ngx_http_magic_token_cache_store(r, mlcf->cache, ctx);
         }
     }
@@ -809,6 +825,7 @@ ngx_http_magic_token_retire(ngx_http_request_t *r,
 
     ngx_memzero(&ctx->token, sizeof(mt_token_t));
     ctx->cache_entry = NULL;
+    ctx->chain = NULL;          /* freed with the request */
 
     return NGX_OK;
 }

@@ -176,6 +176,9 @@ typedef struct {
 
     /* token borrowed from magic_token_cache: never mt_token_clear() it */
     void                       *cache_entry;
+
+    /* a chain's links, token holding its root; freed with the request */
+    mt_chain_t                 *chain;
 } ngx_http_magic_token_ctx_t;
 
 
@@ -213,6 +216,13 @@ ngx_http_magic_token_zone_t *ngx_http_magic_token_zone_ref(ngx_conf_t *cf,
 ngx_int_t ngx_http_magic_token_zone_check(ngx_conf_t *cf);
 void *ngx_http_magic_token_zone_alloc(ngx_http_magic_token_zone_t *zone,
     size_t size);
+
+ngx_int_t ngx_http_magic_token_chain_verify(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx,
+    ngx_str_t *token);
+ngx_int_t ngx_http_magic_token_chain_check(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx,
+    ngx_str_t *path);
 
 ngx_int_t ngx_http_magic_token_subrequest_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_magic_token_subrequest_ctx(ngx_http_request_t *r,
