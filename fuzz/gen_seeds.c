@@ -382,6 +382,24 @@ gen_mint(void)
     puts_("mint", "not-object", "[\"token\"]");
     puts_("mint", "exp-and-ttl", "{\"token\":\"sk\",\"allowed\":[\"GET /\"],"
           "\"exp\":1800000000,\"ttl\":5}");
+
+    /* an attenuable root (docs/attenuation.md) */
+    {
+        char    *jwk_s, buf[1024];
+        json_t  *jwk;
+
+        if (mt_key_public_jwk(mt_keyset_get(ks, FX_KEY_ED), &jwk) != MT_OK) {
+            fprintf(stderr, "mt_key_public_jwk failed\n");
+            exit(1);
+        }
+
+        jwk_s = json_dumps(jwk, JSON_COMPACT);
+        json_decref(jwk);
+        snprintf(buf, sizeof(buf), "{\"token\":\"sk\",\"allowed\":[\"GET /\"],"
+                 "\"cnf\":{\"jwk\":%s},\"max_further_links\":2}", jwk_s);
+        free(jwk_s);
+        puts_("mint", "cnf", buf);
+    }
 }
 
 

@@ -193,6 +193,29 @@ mt_chain_cnf_key(const json_t *claims, mt_keyset_t **out)
 }
 
 
+mt_err_t
+mt_chain_cnf_check(const json_t *cnf)
+{
+    json_t       *claims;
+    mt_err_t      rc;
+    mt_keyset_t  *ks;
+
+    claims = json_pack("{s:O}", "cnf", (json_t *) cnf);
+    if (claims == NULL) {
+        return MT_ERR_NOMEM;
+    }
+
+    rc = mt_chain_cnf_key(claims, &ks);
+    json_decref(claims);
+
+    if (rc == MT_OK) {
+        mt_keyset_free(ks);
+    }
+
+    return rc;
+}
+
+
 /* null/absent, or an array of at most max strings of 1 to max_len bytes */
 static mt_err_t
 mt_link_strings(const json_t *claims, const char *name, size_t max,

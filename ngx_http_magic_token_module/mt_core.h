@@ -567,6 +567,10 @@ mt_err_t mt_chain_authorize_links(const mt_chain_t *c,
     const char *method, size_t method_len, const char *path,
     size_t path_len);
 
+/* is cnf a {"jwk": public key} a link may be verified with?  MT_OK,
+ * MT_ERR_INVALID_CLAIMS (shape) or MT_ERR_BAD_KEY */
+mt_err_t mt_chain_cnf_check(const json_t *cnf);
+
 /* does a verified token's "cnf" name a key: an attenuable root, which
  * is not a token alone (mt_chain_verify refuses it) */
 int mt_token_is_open(const mt_token_t *t);

@@ -17,8 +17,8 @@ my $dir = tempdir('mt-044-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 
 die "no CLI at $cli (make cli)\n" unless -x $cli;
 
-# run(COMMAND...) -> stdout without the newline; dies on failure
-sub run {
+# sh_out(COMMAND...) -> stdout without the newline; dies on failure
+sub sh_out {
     my @cmd = @_;
     open(my $fh, '-|', @cmd) or die "$cmd[0]: $!";
     my $out = do { local $/; <$fh> } // '';
@@ -28,22 +28,22 @@ sub run {
     return $out;
 }
 
-run($cli, 'keygen', '--type', 'ec', '--out', "$dir/h1");
-run($cli, 'keygen', '--type', 'ed25519', '--out', "$dir/h2");
+sh_out($cli, 'keygen', '--type', 'ec', '--out', "$dir/h1");
+sh_out($cli, 'keygen', '--type', 'ed25519', '--out', "$dir/h2");
 
 open(my $cf, '>', "$dir/cred") or die "$dir/cred: $!";
 print $cf 'cred-chain';
 close $cf;
 
 sub root {
-    return run($cli, 'mint', '--key', keys_dir() . '/private.pem',
+    return sh_out($cli, 'mint', '--key', keys_dir() . '/private.pem',
                '--credential-file', "$dir/cred",
                '--allowed', 'GET /(a|aud|small|c|hop)/.*',
                '--allowed', 'POST /a/.*', @_,
                '--holder-key', "$dir/h1/public.pem");
 }
 
-sub att { my $chain = shift; run($cli, 'attenuate', @_, $chain) }
+sub att { my $chain = shift; sh_out($cli, 'attenuate', @_, $chain) }
 
 sub h1 { ('--key', "$dir/h1/private.pem") }
 sub h2 { ('--key', "$dir/h2/private.pem") }
@@ -76,14 +76,30 @@ $c{hop} = att($c{root}, h1(), '--allowed', 'GET /hop/c/.*');
 $c{big} = att($c{root}, h1(), map { ('--allowed', "GET /a/x$_") } 1 .. 40);
 
 # a chain made by PyJWT: root and link
-$c{pyjwt} = run($python, repo_root() . '/t/tools/interop/chain_py.py',
+$c{pyjwt} = sh_out($python, repo_root() . '/t/tools/interop/chain_py.py',
                 'attenuate', '--lib', 'pyjwt', '--key',
                 "$dir/h1/private.pem", '--alg', 'ES256', '--allowed',
                 'GET /a/py',
-                run($python, repo_root() . '/t/tools/interop/chain_py.py',
+                sh_out($python, repo_root() . '/t/tools/interop/chain_py.py',
                     'root', '--lib', 'pyjwt', '--key',
                     keys_dir() . '/private.pem', '--holder-key',
                     "$dir/h1/public.pem", '--allowed', 'GET /a/.*'));
+
+# the issuer's requests: h1's public JWK as cnf
+{
+    require JSON::PP;
+    open(my $fh, '<', "$dir/h1/jwks.json") or die "$dir/h1/jwks.json: $!";
+    my $jwk = JSON::PP->new->decode(do { local $/; <$fh> })->{keys}[0];
+    close $fh;
+    my $J = JSON::PP->new->canonical;
+    our $issue_ok = $J->encode({ token => 'ghp_x', allowed => ['GET /a/.*'],
+                                 cnf => { jwk => $jwk },
+                                 max_further_links => 2 });
+    $jwk->{d} = 'AAAA';
+    our $issue_private = $J->encode({ token => 'ghp_x',
+                                      allowed => ['GET /a/.*'],
+                                      cnf => { jwk => $jwk } });
+}
 
 default_http_config(<<'_EOC_');
     magic_token_scope issues "GET /a/issues/.*";
@@ -119,6 +135,10 @@ default_config(<<'_EOC_');
         magic_token_cache size=10;
         add_header X-Error $magic_token_error always;
         proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+
+    location = /__magictoken {
+        magic_token_issuer;
     }
 
     # a second check in one client request, in the same worker's cache
@@ -315,3 +335,21 @@ GET /hop/c/x
 --- error_code: 403
 --- response_headers
 X-Error: scope_denied
+
+
+
+=== TEST 18: the issuer mints attenuable roots (cnf, max_further_links)
+--- request eval
+"POST /__magictoken\n$::issue_ok"
+--- error_code: 200
+--- response_headers
+Content-Type: application/jwt
+
+
+
+=== TEST 19: the issuer refuses a private key in cnf
+--- request eval
+"POST /__magictoken\n$::issue_private"
+--- error_code: 400
+--- response_body_like
+^cnf must be \{"jwk": a public RSA, EC or Ed25519 key\}

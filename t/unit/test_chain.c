@@ -837,6 +837,80 @@ test_credential_and_jwk(void)
 }
 
 
+static int
+scope_known(void *data, const char *name, size_t len)
+{
+    (void) data;
+    (void) name;
+    (void) len;
+
+    return 1;
+}
+
+
+/* the issuer's request: "cnf" and "max_further_links" */
+static void
+test_mint_and_links(void)
+{
+    char              err[256], *t;
+    size_t            cred_len;
+    json_t           *req, *claims, *jwk;
+    mt_chain_t        c;
+    const char       *cred;
+    mt_mint_policy_t  policy = { 3600, 0, scope_known, NULL };
+
+    req = json_pack("{s:s, s:[s], s:o, s:i}", "token", "x", "allowed",
+                    "GET /repos/acme/.*", "cnf", cnf(0),
+                    "max_further_links", 2);
+    is_int(mt_mint_claims(req, &policy, NOW, &claims, &cred, &cred_len, err,
+                          sizeof(err)), MT_OK, "mint: cnf accepted");
+    ok(json_object_get(json_object_get(claims, "cnf"), "jwk") != NULL
+       && json_integer_value(json_object_get(claims, "max_further_links"))
+          == 2, "mint: cnf and max_further_links in the claims");
+    json_object_del(claims, "iat");
+    json_object_del(claims, "jti");
+    t = root(claims, -1);
+    is_int(verify(t), MT_ERR_INVALID_CLAIMS, "mint: an attenuable root");
+    t = link_(t, 0, json_object(), -1);
+    is_int(verify(t), MT_OK, "mint: and a chain on it");
+    free(t);
+    json_decref(req);
+
+    mt_key_public_jwk(hk(0), &jwk);
+    json_object_set_new(jwk, "d", json_string("AAAA"));
+    req = json_pack("{s:s, s:[s], s:{s:o}}", "token", "x", "allowed",
+                    "GET /x", "cnf", "jwk", jwk);
+    is_int(mt_mint_claims(req, &policy, NOW, &claims, &cred, &cred_len, err,
+                          sizeof(err)), MT_ERR_INVALID_CLAIMS,
+           "mint: a private key in cnf");
+    ok(strstr(err, "cnf") != NULL, "mint: the message names cnf");
+    json_decref(req);
+
+    req = json_pack("{s:s, s:[s], s:i}", "token", "x", "allowed", "GET /x",
+                    "max_further_links", 1);
+    is_int(mt_mint_claims(req, &policy, NOW, &claims, &cred, &cred_len, err,
+                          sizeof(err)), MT_ERR_INVALID_CLAIMS,
+           "mint: max_further_links without cnf");
+    json_decref(req);
+
+    /* mt_chain_authorize_links and mt_token_is_open */
+    t = root(json_object(), 0);
+    t = link_(t, 0, json_pack("{s:[s]}", "methods", "GET"), -1);
+
+    is_int(mt_chain_verify(&c, proxy, t, strlen(t), NOW, 0, MT_MATCH_FULL),
+           MT_OK, "verify");
+    ok(mt_token_is_open(&c.root), "the root is open");
+    is_int(mt_chain_authorize_links(&c, named, 1, MT_MATCH_FULL, "POST", 4,
+                                    "/orgs/x", 7),
+           MT_ERR_SCOPE_DENIED, "links alone: methods");
+    is_int(mt_chain_authorize_links(&c, named, 1, MT_MATCH_FULL, "GET", 3,
+                                    "/orgs/x", 7),
+           MT_OK, "links alone: the root's scope is not theirs");
+    mt_chain_clear(&c);
+    free(t);
+}
+
+
 int
 main(void)
 {
@@ -878,6 +952,7 @@ main(void)
     test_keys_and_headers();
     test_bounds();
     test_credential_and_jwk();
+    test_mint_and_links();
 
     mt_rules_free(named[0].rules[0]);
     mt_rules_free(named[0].rules[1]);
