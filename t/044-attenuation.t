@@ -38,7 +38,7 @@ close $cf;
 sub root {
     return sh_out($cli, 'mint', '--key', keys_dir() . '/private.pem',
                '--credential-file', "$dir/cred",
-               '--allowed', 'GET /(a|aud|small|c|hop)/.*',
+               '--allowed', 'GET /(a|aud|small|c|hop|sr)/.*',
                '--allowed', 'POST /a/.*', @_,
                '--holder-key', "$dir/h1/public.pem");
 }
@@ -73,6 +73,8 @@ $c{aud} = att($c{root}, h1(), '--aud', 'ci');
 $c{aud_ok} = att(root('--aud', 'ci', '--aud', 'deploy'), h1(), '--aud', 'ci');
 $c{named} = att($c{root}, h1(), '--scope', 'issues');
 $c{hop} = att($c{root}, h1(), '--allowed', 'GET /hop/c/.*');
+$c{sr} = att($c{root}, h1(), '--allowed', 'GET /sr/x');
+$c{sr_ok} = att($c{root}, h1(), '--allowed', 'GET /(sr/x|a/pulls)');
 $c{big} = att($c{root}, h1(), map { ('--allowed', "GET /a/x$_") } 1 .. 40);
 
 # a chain made by PyJWT: root and link
@@ -137,6 +139,13 @@ default_config(<<'_EOC_');
         proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
     }
 
+    # a subrequest checked on its own: the links apply to it too
+    location /sr/ {
+        magic_token on;
+        auth_request /a/pulls;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+
     location = /__magictoken {
         magic_token_issuer;
     }
@@ -162,7 +171,7 @@ GET /a/issues/42
 --- response_body
 auth=[Bearer cred-chain] method=GET uri=/a/issues/42
 --- response_headers
-X-Scope: GET /(a|aud|small|c|hop)/.*
+X-Scope: GET /(a|aud|small|c|hop|sr)/.*
 --- no_error_log
 [error]
 
@@ -353,3 +362,21 @@ Content-Type: application/jwt
 --- error_code: 400
 --- response_body_like
 ^cnf must be \{"jwk": a public RSA, EC or Ed25519 key\}
+
+
+
+=== TEST 20: a subrequest (auth_request) is checked against the links too
+--- request
+GET /sr/x
+--- more_headers eval
+"Authorization: Bearer $::c{sr}"
+--- error_code: 403
+
+
+
+=== TEST 21: a subrequest the links allow
+--- request
+GET /sr/x
+--- more_headers eval
+"Authorization: Bearer $::c{sr_ok}"
+--- error_code: 200
