@@ -170,6 +170,19 @@ refused($c1, 'GET', '/repos/acme/web', 'invalid_claims',
          'cli: and says so');
 }
 
+{
+    my ($rc, $out) = run($c2, $cli, 'inspect', '-');
+    ok($rc == 0 && $out =~ /== root 0\n.*== link 1\n.*== link 2\n/s
+       && $out =~ /mt-link\+jwt/ && $out !~ /ghp_fixture/,
+       'cli: inspect shows every element of a chain');
+    ($rc, $out) = run($c2, $cli, 'inspect', '--json', '-');
+    my $n = () = $out =~ /"typ": "mt-link\+jwt"/g;
+    ok($rc == 0 && $out =~ /^\{"chain": \[/ && $n == 2,
+       'cli: inspect --json: {"chain": [...]}');
+    ($rc) = run("$root_tok~~$root_tok", $cli, 'inspect', '-');
+    is($rc, 1, 'cli: inspect: an empty element does not decode');
+}
+
 my $c3 = att($root_tok, '--key', "$K/ec.pem", '--exp', '1000000000');
 refused($c3, 'GET', '/repos/acme/web', 'expired', 'cli: an expired link');
 
