@@ -68,8 +68,9 @@ static const char  mt_att_usage[] =
 "appends a terminal link.\n"
 "\n"
 "examples:\n"
-"  magic-token attenuate --key agent.pem --allowed 'GET /repos/acme/web/issues/42' \\\n"
-"      --ttl 10m - < chain.txt > issue42.txt\n"
+"  magic-token attenuate --key agent.pem \\\n"
+"      --allowed 'GET /repos/acme/web/issues/42' --ttl 10m \\\n"
+"      - < chain.txt > issue42.txt\n"
 "  magic-token attenuate --key agent.pem --method GET --new-key sub.pem \\\n"
 "      - < chain.txt > for-sub-agent.txt\n";
 

@@ -187,8 +187,8 @@ mt_inspect_element(const char *token, size_t len, int as_json, int in_chain,
     }
 
     dot1 = memchr(token, '.', len);
-    dot2 = dot1 != NULL ? memchr(dot1 + 1, '.', len - (size_t) (dot1 + 1 - token))
-                        : NULL;
+    dot2 = dot1 != NULL
+           ? memchr(dot1 + 1, '.', len - (size_t) (dot1 + 1 - token)) : NULL;
 
     if (dots == 4) {
         mt_cli_error("this is a JWE, not a signed token: a magic token is "
