@@ -329,6 +329,20 @@ mt_link_members_check(const json_t *claims, const char *prev,
         return MT_ERR_INVALID_CLAIMS;
     }
 
+    /*
+     * cnf is {"jwk": ...} alone: another confirmation method (a DPoP
+     * "jkt") would be a restriction not checked here.  The key itself is
+     * checked by the link that uses it; a last link naming one is open.
+     */
+    v = json_object_get(claims, "cnf");
+
+    if (v != NULL
+        && (!json_is_object(v) || json_object_size(v) != 1
+            || !json_is_object(json_object_get(v, "jwk"))))
+    {
+        return MT_ERR_INVALID_CLAIMS;
+    }
+
     for (i = 0; i < 3; i++) {
         v = json_object_get(claims, i == 0 ? "jti" : i == 1 ? "sub" : "iss");
 

@@ -579,6 +579,16 @@ test_keys_and_headers(void)
     is_int(verify(t), MT_ERR_INVALID_CLAIMS, "cnf with another member");
     free(t);
 
+    t = link_(strdup(r), 0, json_pack("{s:{s:s}}", "cnf", "jkt", "abc"),
+              -1);
+    is_int(verify(t), MT_ERR_INVALID_CLAIMS,
+           "a last link with another confirmation method (jkt)");
+    free(t);
+
+    t = link_(strdup(r), 0, json_pack("{s:s}", "cnf", "x"), -1);
+    is_int(verify(t), MT_ERR_INVALID_CLAIMS, "a last link with cnf a string");
+    free(t);
+
     mt_key_public_jwk(hk(1), &jwk);
     t = link_(strdup(r), 0,
               json_pack("{s:{s:{s:[o]}}}", "cnf", "jwk", "keys", jwk), -1);
