@@ -1,0 +1,404 @@
+# magic_token_metrics and magic_token_status: requests counted by label
+# and outcome, the Prometheus text format, what "nginx -t" says.  Each
+# block starts a fresh nginx, so its zone starts from zero; the last
+# request of a block scrapes /metrics and the filter keeps the lines that
+# the block's traffic made non-zero.  Counts kept across a reload, with
+# two workers and traffic: t/094-reload-load.t.
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::Nginx::Socket 'no_plan';
+use MagicToken::Test;
+
+my $now = time;
+our %tok;
+$tok{ok} = mint(credential => 'cred-status',
+                allowed => ['GET /a/.*', 'GET /nolabel/.*', 'GET /off/.*',
+                            'GET /b/ok', 'GET /t/.*', 'GET /m/.*',
+                            'GET /mirror/.*']);
+$tok{expired} = mint(credential => 'cred-status', allowed => ['GET /a/.*'],
+                     iat => $now - 7200, exp => $now - 3600);
+$tok{tampered} = tamper($tok{ok}, 'signature');
+
+# the request counters that are not zero
+sub counted {
+    my ($body) = @_;
+    return join '', grep { /^magic_token_requests_/ && !/ 0$/ }
+                    split /^/, $body;
+}
+
+# every line but the request counters, the slab figures made "N"
+sub zone_lines {
+    my ($body) = @_;
+    $body =~ s/^(magic_token_zone_(?:pages|used_pages|used_bytes)\{[^}]*\})
+               \ [1-9]\d*$/$1 N/mgx;
+    return join '', grep { !/^(# (HELP|TYPE) )?magic_token_requests_/ }
+                    split /^/, $body;
+}
+
+sub auth { $_[0] ? "Authorization: Bearer $_[0]" : "X-No-Token: 1" }
+
+{
+    my $loc = "location /a/ { magic_token on; "
+            . "magic_token_key $ENV{TEST_NGINX_KEYS}/private.pem; }";
+
+    my ($rc, $err) = nginx_config_check(
+        "magic_token_zone m:1m;\nmagic_token_metrics zone=m label=api;\n"
+        . "server { $loc location = /metrics { magic_token_status; } }\n");
+    Test::More::is($rc, 0, 'nginx -t accepts metrics and a status page')
+        or Test::More::diag($err);
+
+    ($rc, $err) = nginx_config_check(
+        "server { location /a/ { magic_token_metrics zone=m label=a; } }\n"
+        . "magic_token_zone m:1m;\n");
+    Test::More::is($rc, 0, 'nginx -t accepts a zone defined further down')
+        or Test::More::diag($err);
+
+    for my $case (
+        ['status without a zone',
+         "server { location = /metrics { magic_token_status; } }",
+         qr/"magic_token_status" in \S+:\d+ has nothing to show: no "magic_token_zone" is defined/],
+        ['unknown zone',
+         "magic_token_metrics zone=nope label=a;",
+         qr/unknown magic_token_zone "nope" in \S+:\d+/],
+        ['no zone=',
+         "magic_token_zone m:1m;\nmagic_token_metrics label=a;",
+         qr/"magic_token_metrics" needs "zone="/],
+        ['empty zone=',
+         "magic_token_zone m:1m;\nmagic_token_metrics zone=;",
+         qr/empty zone name/],
+        ['empty label=',
+         "magic_token_zone m:1m;\nmagic_token_metrics zone=m label=;",
+         qr/"label=" needs a name/],
+        ['label with a quote',
+         "magic_token_zone m:1m;\nmagic_token_metrics zone=m 'label=a\"b';",
+         qr/invalid label "a"b": letters, digits and "_-.:\/" only/],
+        ['label too long',
+         "magic_token_zone m:1m;\nmagic_token_metrics zone=m label=" . ('x' x 65) . ";",
+         qr/label "x{65}" is too long, at most 64 characters/],
+        ['bad parameter',
+         "magic_token_zone m:1m;\nmagic_token_metrics zone=m size=5;",
+         qr/invalid parameter "size=5"/],
+        ['off with parameters',
+         "magic_token_metrics off zone=m;",
+         qr/"magic_token_metrics" directive takes no parameters after "off"/],
+        ['duplicate',
+         "magic_token_zone m:1m;\nmagic_token_metrics zone=m;\nmagic_token_metrics off;",
+         qr/"magic_token_metrics" directive is duplicate/],
+        ['status at http level',
+         "magic_token_zone m:1m;\nmagic_token_status;",
+         qr/"magic_token_status" directive is not allowed here/],
+        ['status with a parameter',
+         "magic_token_zone m:1m;\nserver { location = /s { magic_token_status on; } }",
+         qr/invalid number of arguments in "magic_token_status" directive/],
+    ) {
+        my ($what, $conf, $re) = @$case;
+        my ($rc, $err) = nginx_config_check("$conf\n");
+        Test::More::isnt($rc, 0, "nginx -t refuses: $what");
+        Test::More::like($err, $re, "$what: the message") or Test::More::diag($err);
+    }
+}
+
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: allowed and refused requests by label and reason; inheritance, no label, off
+--- http_config
+    magic_token_zone m:1m;
+--- config
+    magic_token_metrics zone=m label=srv;
+    magic_token_key $TEST_NGINX_KEYS/private.pem;
+    proxy_set_header Authorization "Bearer $magic_token_credential";
+
+    location /a/ {
+        magic_token on;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+    location /b/ {
+        magic_token on;
+        magic_token_metrics zone=m label=b;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+    location /nolabel/ {
+        magic_token on;
+        magic_token_metrics zone=m;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+    location /off/ {
+        magic_token on;
+        magic_token_metrics off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+    location /plain/ {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+    location = /metrics {
+        magic_token_status;
+    }
+--- request eval
+["GET /a/x", "GET /a/x", "GET /a/x", "GET /a/x", "GET /a/x", "GET /a/..;/x",
+ "GET /b/x", "GET /b/ok", "GET /nolabel/x", "GET /off/x", "GET /off/x",
+ "GET /plain/x", "GET /a/y", "GET /metrics"]
+--- more_headers eval
+[map { main::auth($_) }
+ $::tok{ok}, undef, 'abc', $::tok{tampered}, $::tok{expired}, $::tok{ok},
+ $::tok{ok}, $::tok{ok}, $::tok{ok}, $::tok{ok}, undef,
+ undef, $::tok{ok}, undef]
+--- error_code eval
+[200, 401, 401, 401, 401, 403, 403, 200, 200, 200, 401, 200, 200, 200]
+--- response_body_filters eval
+\&main::counted
+--- response_body eval
+[("") x 13, <<'EOF']
+magic_token_requests_allowed_total{zone="m",label="srv"} 2
+magic_token_requests_allowed_total{zone="m",label="b"} 1
+magic_token_requests_allowed_total{zone="m",label=""} 1
+magic_token_requests_refused_total{zone="m",label="srv",reason="missing"} 1
+magic_token_requests_refused_total{zone="m",label="srv",reason="malformed"} 1
+magic_token_requests_refused_total{zone="m",label="srv",reason="bad_signature"} 1
+magic_token_requests_refused_total{zone="m",label="srv",reason="expired"} 1
+magic_token_requests_refused_total{zone="m",label="srv",reason="unsafe_path"} 1
+magic_token_requests_refused_total{zone="m",label="b",reason="scope_denied"} 1
+EOF
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 2: HEAD answers the headers only; other methods get 405
+--- http_config
+    magic_token_zone m:1m;
+--- config
+    location = /metrics {
+        magic_token_status;
+    }
+--- request eval
+["HEAD /metrics", "POST /metrics\nx=1", "PUT /metrics\nx", "DELETE /metrics"]
+--- error_code eval
+[200, 405, 405, 405]
+--- response_headers_like eval
+["Content-Type: text/plain; version=0\\.0\\.4", "", "", ""]
+--- response_body_like eval
+["^\$", "405 Not Allowed", "405 Not Allowed", "405 Not Allowed"]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 3: the page: every zone-wide counter, the slab figures, zone names escaped
+--- http_config
+    magic_token_zone m:1m;
+    magic_token_zone "q\"z:64k";
+    magic_token_metrics zone=q"z label=x;
+--- config
+    location = /metrics {
+        magic_token_status;
+    }
+--- request
+GET /metrics
+--- response_body_filters eval
+\&main::zone_lines
+--- response_body
+# HELP magic_token_cache_hits_total Tokens found in the shared cache.
+# TYPE magic_token_cache_hits_total counter
+magic_token_cache_hits_total{zone="m"} 0
+magic_token_cache_hits_total{zone="q\"z"} 0
+# HELP magic_token_cache_misses_total Tokens looked up in the shared cache and not found.
+# TYPE magic_token_cache_misses_total counter
+magic_token_cache_misses_total{zone="m"} 0
+magic_token_cache_misses_total{zone="q\"z"} 0
+# HELP magic_token_cache_stores_total Tokens stored in the shared cache.
+# TYPE magic_token_cache_stores_total counter
+magic_token_cache_stores_total{zone="m"} 0
+magic_token_cache_stores_total{zone="q\"z"} 0
+# HELP magic_token_cache_evictions_total Entries evicted from the shared cache to make room.
+# TYPE magic_token_cache_evictions_total counter
+magic_token_cache_evictions_total{zone="m"} 0
+magic_token_cache_evictions_total{zone="q\"z"} 0
+# HELP magic_token_cache_entries Entries in the shared cache.
+# TYPE magic_token_cache_entries gauge
+magic_token_cache_entries{zone="m"} 0
+magic_token_cache_entries{zone="q\"z"} 0
+# HELP magic_token_revoked_requests_total Requests refused because their token is revoked.
+# TYPE magic_token_revoked_requests_total counter
+magic_token_revoked_requests_total{zone="m"} 0
+magic_token_revoked_requests_total{zone="q\"z"} 0
+# HELP magic_token_revocations Tokens in the revocation list.
+# TYPE magic_token_revocations gauge
+magic_token_revocations{zone="m"} 0
+magic_token_revocations{zone="q\"z"} 0
+# HELP magic_token_grants_made_total Grants made.
+# TYPE magic_token_grants_made_total counter
+magic_token_grants_made_total{zone="m"} 0
+magic_token_grants_made_total{zone="q\"z"} 0
+# HELP magic_token_grants_used_total Requests allowed by a grant.
+# TYPE magic_token_grants_used_total counter
+magic_token_grants_used_total{zone="m"} 0
+magic_token_grants_used_total{zone="q\"z"} 0
+# HELP magic_token_grants Grants live in the zone.
+# TYPE magic_token_grants gauge
+magic_token_grants{zone="m"} 0
+magic_token_grants{zone="q\"z"} 0
+# HELP magic_token_checks_total External checks made.
+# TYPE magic_token_checks_total counter
+magic_token_checks_total{zone="m"} 0
+magic_token_checks_total{zone="q\"z"} 0
+# HELP magic_token_zone_full_total Allocations refused because the zone was full.
+# TYPE magic_token_zone_full_total counter
+magic_token_zone_full_total{zone="m"} 0
+magic_token_zone_full_total{zone="q\"z"} 0
+# HELP magic_token_zone_size_bytes Size of the shared memory zone.
+# TYPE magic_token_zone_size_bytes gauge
+magic_token_zone_size_bytes{zone="m"} 1048576
+magic_token_zone_size_bytes{zone="q\"z"} 65536
+# HELP magic_token_zone_pages Slab pages of the zone.
+# TYPE magic_token_zone_pages gauge
+magic_token_zone_pages{zone="m"} N
+magic_token_zone_pages{zone="q\"z"} N
+# HELP magic_token_zone_used_pages Slab pages of the zone in use.
+# TYPE magic_token_zone_used_pages gauge
+magic_token_zone_used_pages{zone="m"} N
+magic_token_zone_used_pages{zone="q\"z"} N
+# HELP magic_token_zone_used_bytes Bytes of the zone in use (pages in use times the page size).
+# TYPE magic_token_zone_used_bytes gauge
+magic_token_zone_used_bytes{zone="m"} N
+magic_token_zone_used_bytes{zone="q\"z"} N
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 4: the request families: a line per label and reason, zero before any traffic
+--- http_config
+    magic_token_zone m:1m;
+--- config
+    magic_token_metrics zone=m label=one;
+    location /two/ {
+        magic_token_metrics zone=m label=two;
+    }
+    location = /metrics {
+        magic_token_status;
+    }
+--- request
+GET /metrics
+--- response_body_like eval
+my @r = qw(missing malformed too_large unsupported_alg unknown_key
+           bad_signature expired not_yet_valid invalid_claims decrypt_failed
+           invalid_credential unknown_scope scope_denied bad_scope bad_key
+           invalid_audience requirement_failed unsafe_path untrusted_key
+           revoked out_of_memory internal);
+my $re = "\\A# HELP magic_token_requests_allowed_total .*\n"
+       . "# TYPE magic_token_requests_allowed_total counter\n"
+       . "magic_token_requests_allowed_total\\{zone=\"m\",label=\"one\"\\} 0\n"
+       . "magic_token_requests_allowed_total\\{zone=\"m\",label=\"two\"\\} 0\n"
+       . "# HELP magic_token_requests_refused_total .*\n"
+       . "# TYPE magic_token_requests_refused_total counter\n";
+for my $l (qw(one two)) {
+    $re .= "magic_token_requests_refused_total\\{zone=\"m\",label=\"$l\","
+         . "reason=\"$_\"\\} 0\n" for @r;
+}
+qr/$re# HELP magic_token_cache_hits_total /;
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: counted once: internal redirects, a mirror subrequest, the status page itself
+--- http_config
+    magic_token_zone m:1m;
+--- config
+    magic_token_metrics zone=m label=srv;
+    magic_token_key $TEST_NGINX_KEYS/private.pem;
+    proxy_set_header Authorization "Bearer $magic_token_credential";
+
+    location /t/ {
+        magic_token on;
+        try_files /nonexistent @up;
+    }
+    location @up {
+        magic_token_metrics zone=m label=up;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+    location /m/ {
+        magic_token on;
+        mirror /mirror/x;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+    location /mirror/ {
+        internal;
+        magic_token on;
+        magic_token_metrics zone=m label=mirror;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+    location = /metrics {
+        magic_token_status;
+    }
+--- request eval
+["GET /t/x", "GET /t/x", "GET /m/x", "GET /m/x", "GET /metrics", "GET /metrics"]
+--- more_headers eval
+[map { main::auth($_) } $::tok{ok}, undef, $::tok{ok}, $::tok{ok}, undef, undef]
+--- error_code eval
+[200, 401, 200, 200, 200, 200]
+--- response_body_filters eval
+\&main::counted
+--- response_body eval
+my $counted = <<'EOF';
+magic_token_requests_allowed_total{zone="m",label="srv"} 2
+magic_token_requests_allowed_total{zone="m",label="up"} 1
+magic_token_requests_refused_total{zone="m",label="srv",reason="missing"} 1
+EOF
+[("") x 4, $counted, $counted]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 6: labelled as the location the request ends in (error_page), like access_log
+--- http_config
+    magic_token_zone m:1m;
+--- config
+    magic_token_key $TEST_NGINX_KEYS/private.pem;
+
+    location /a/ {
+        magic_token on;
+        magic_token_metrics zone=m label=api;
+        error_page 401 403 = @denied;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+    location @denied {
+        magic_token_metrics zone=m label=denied;
+        return 418 "denied\n";
+    }
+    location /quiet/ {
+        magic_token on;
+        magic_token_metrics zone=m label=quiet;
+        error_page 401 = @uncounted;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+    location @uncounted {
+        return 418 "denied\n";
+    }
+    location = /metrics {
+        magic_token_status;
+    }
+--- request eval
+["GET /a/x", "GET /a/x", "GET /quiet/x", "GET /metrics"]
+--- more_headers eval
+[map { main::auth($_) } $::tok{ok}, $::tok{expired}, undef, undef]
+--- error_code eval
+[200, 418, 418, 200]
+--- response_body_filters eval
+\&main::counted
+--- response_body eval
+["", "", "", <<'EOF']
+magic_token_requests_allowed_total{zone="m",label="api"} 1
+magic_token_requests_refused_total{zone="m",label="denied",reason="expired"} 1
+EOF
+--- no_error_log
+[error]
+[alert]
