@@ -9,6 +9,11 @@ use lib "$FindBin::Bin/lib";
 use Test::Nginx::Socket 'no_plan';
 use MagicToken::Test;
 
+use File::Copy qw(copy);
+use File::Path qw(make_path);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+
 my $now = time;
 our %tok;
 $tok{ok} = mint(credential => 'cred-status',
@@ -95,6 +100,74 @@ sub auth { $_[0] ? "Authorization: Bearer $_[0]" : "X-No-Token: 1" }
         my ($rc, $err) = nginx_config_check("$conf\n");
         Test::More::isnt($rc, 0, "nginx -t refuses: $what");
         Test::More::like($err, $re, "$what: the message") or Test::More::diag($err);
+    }
+}
+
+# conf-examples/metrics.conf, run as documented (ports moved to +30/+31)
+{
+    my $port = ($ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984)
+               + 30;
+    my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my $prefix = tempdir('mt-metrics-example-XXXXXX', TMPDIR => 1,
+                         CLEANUP => 1);
+    make_path("$prefix/conf/keys", "$prefix/logs", "$prefix/tmp");
+    copy(keys_dir() . '/private.pem', "$prefix/conf/keys/private.pem")
+        or die "copy: $!";
+
+    my $conf = do {
+        local (@ARGV, $/) = repo_root() . '/conf-examples/metrics.conf'; <>
+    };
+    my $module = module_path();
+    $conf =~ s{^load_module \S+;}{load_module $module;}m
+        or die "example: no load_module";
+    $conf =~ s/127\.0\.0\.1:8080\b/127.0.0.1:$port/g;
+    $conf =~ s/127\.0\.0\.1:8081\b/127.0.0.1:@{[$port + 1]}/g;
+    open my $out, '>', "$prefix/conf/nginx.conf" or die $!;
+    print $out $conf;
+    close $out;
+
+    my $get = sub {
+        my ($path, $token) = @_;
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                      Timeout => 5) or return '';
+        my $auth = $token ? "Authorization: Bearer $token\r\n" : '';
+        print $s "GET $path HTTP/1.0\r\n$auth\r\n";
+        local $/;
+        return <$s> // '';
+    };
+
+    my $rc = system($nginx, '-p', "$prefix/", '-c', 'conf/nginx.conf',
+                    '-e', 'logs/error.log');
+    Test::More::is($rc, 0, 'conf-examples/metrics.conf starts');
+
+    my $t = mint(credential => 'cred-example', allowed => ['GET /user']);
+    my $up;
+    for (1 .. 50) {
+        $up = $get->('/github/user', $t);
+        last if $up =~ m{^HTTP/1\.\d 200};
+        select undef, undef, undef, 0.1;
+    }
+    Test::More::like($up, qr{^HTTP/1\.\d 200}, 'example: an allowed request');
+    $get->('/billing/x');
+    $get->('/api/user', tamper($t, 'signature'));
+
+    my $page = $get->('/metrics');
+    Test::More::like($page, qr{^Content-Type: text/plain; version=0\.0\.4\r$}m,
+                     'example: the metrics content type');
+    Test::More::is(counted($page =~ /\r\n\r\n(.*)\z/s ? $1 : ''),
+        "magic_token_requests_allowed_total{zone=\"tokens\",label=\"github\"} 1\n"
+        . "magic_token_requests_refused_total{zone=\"tokens\",label=\"api\",reason=\"bad_signature\"} 1\n"
+        . "magic_token_requests_refused_total{zone=\"tokens\",label=\"billing\",reason=\"missing\"} 1\n",
+        'example: the requests by label');
+
+    if (open my $pid, '<', "$prefix/logs/nginx.pid") {
+        my $p = <$pid>;
+        chomp $p;
+        kill 'QUIT', $p;
+        for (1 .. 50) {
+            last unless kill 0, $p;
+            select undef, undef, undef, 0.1;
+        }
     }
 }
 
