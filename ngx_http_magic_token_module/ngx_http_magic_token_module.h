@@ -235,7 +235,6 @@ char *ngx_http_magic_token_issuer_merge(ngx_conf_t *cf,
 
 
 extern ngx_module_t  ngx_http_magic_token_module;
-extern ngx_module_t  ngx_http_magic_token_status_module;
 
 
 #endif /* _NGX_HTTP_MAGIC_TOKEN_MODULE_H_INCLUDED_ */
