@@ -8,6 +8,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::Nginx::Socket 'no_plan';
 use MagicToken::Test;
+use MagicToken::Standalone;
 
 use File::Copy qw(copy);
 use File::Path qw(make_path);
@@ -159,6 +160,102 @@ sub auth { $_[0] ? "Authorization: Bearer $_[0]" : "X-No-Token: 1" }
         . "magic_token_requests_refused_total{zone=\"tokens\",label=\"api\",reason=\"bad_signature\"} 1\n"
         . "magic_token_requests_refused_total{zone=\"tokens\",label=\"billing\",reason=\"missing\"} 1\n",
         'example: the requests by label');
+
+    if (open my $pid, '<', "$prefix/logs/nginx.pid") {
+        my $p = <$pid>;
+        chomp $p;
+        kill 'QUIT', $p;
+        for (1 .. 50) {
+            last unless kill 0, $p;
+            select undef, undef, undef, 0.1;
+        }
+    }
+}
+
+# a small zone across reloads: the counters of labels gone are reused
+# (from zero) for new ones; a reload with no room for its labels is
+# refused and the running configuration goes on (ports +32)
+{
+    my $port = ($ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984)
+               + 32;
+    my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my $prefix = tempdir('mt-metrics-zone-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    make_path("$prefix/logs");
+    my $key = keys_dir() . '/private.pem';
+
+    my $write = sub {
+        my ($prefix_label, $n) = @_;
+        my $locs = join "\n", map {
+            "        location /$prefix_label$_/ { magic_token on; "
+            . "magic_token_metrics zone=z label=$prefix_label$_; "
+            . "proxy_pass http://127.0.0.1:1; }"
+        } 1 .. $n;
+        open my $out, '>', "$prefix/conf.conf" or die $!;
+        print $out standalone_head($prefix), <<"_EOC_";
+    magic_token_zone z:32k;
+    server {
+        listen 127.0.0.1:$port;
+        magic_token_key $key;
+$locs
+        location = /metrics { magic_token_status; }
+    }
+}
+_EOC_
+        close $out;
+    };
+    my $get = sub {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                      Timeout => 5) or return '';
+        print $s "GET $_[0] HTTP/1.0\r\n\r\n";
+        local $/;
+        my $r = <$s> // '';
+        return $r =~ /\r\n\r\n(.*)\z/s ? $1 : '';
+    };
+    my $wait_for = sub {
+        my ($re) = @_;
+        for (1 .. 100) {
+            my $page = $get->('/metrics');
+            return $page if $page =~ $re;
+            select undef, undef, undef, 0.1;
+        }
+        return $get->('/metrics');
+    };
+    my @nginx = ($nginx, '-p', "$prefix/", '-c', "$prefix/conf.conf",
+                 '-e', 'logs/error.log');
+
+    $write->('a', 30);
+    Test::More::is(system(@nginx), 0, 'small zone: 30 labels fit in 32k');
+    my $page = $wait_for->(qr/label="a30"/);
+    $get->('/a1/') for 1 .. 3;
+    $page = $wait_for->(qr/label="a1",reason="missing"\} 3/);
+    Test::More::like($page, qr/^magic_token_requests_refused_total\{zone="z",label="a1",reason="missing"\} 3$/m,
+                     'small zone: a1 counted');
+
+    # 30 more labels do not fit beside the 30 gone: their nodes are reused
+    $write->('b', 30);
+    Test::More::is(system(@nginx, '-s', 'reload'), 0, 'small zone: reload with 30 other labels');
+    $page = $wait_for->(qr/label="b30"/);
+    Test::More::like($page, qr/label="b30"/, 'small zone: the new labels are shown');
+    Test::More::unlike($page, qr/label="a\d+"/, 'small zone: the labels gone are not');
+    Test::More::unlike($page, qr/^magic_token_requests_\w+\{zone="z",label="b\d+"[^}]*\} [1-9]/m,
+                       'small zone: the new labels start at zero (reused nodes too)');
+    Test::More::like($page, qr/^magic_token_zone_full_total\{zone="z"\} [1-9]/m,
+                     'small zone: the allocations refused are counted');
+
+    # 60 labels: no room even with every node reused; the reload is refused
+    $write->('c', 60);
+    system(@nginx, '-s', 'reload');
+    my $log = '';
+    for (1 .. 100) {
+        $log = do { local (@ARGV, $/) = "$prefix/logs/error.log"; <> } // '';
+        last if $log =~ /has no room/;
+        select undef, undef, undef, 0.1;
+    }
+    Test::More::like($log, qr/\[emerg\] .*magic_token_zone "z" has no room for the counters of magic_token_metrics/,
+                     'small zone: no room for 60 labels, said at emerg')
+        or Test::More::diag(join '', grep { /emerg|alert|warn|crit/ } split /^/, $log);
+    Test::More::like($get->('/metrics'), qr/label="b30"/,
+                     'small zone: the running configuration goes on');
 
     if (open my $pid, '<', "$prefix/logs/nginx.pid") {
         my $p = <$pid>;
