@@ -160,6 +160,8 @@ sub auth { $_[0] ? "Authorization: Bearer $_[0]" : "X-No-Token: 1" }
         . "magic_token_requests_refused_total{zone=\"tokens\",label=\"api\",reason=\"bad_signature\"} 1\n"
         . "magic_token_requests_refused_total{zone=\"tokens\",label=\"billing\",reason=\"missing\"} 1\n",
         'example: the requests by label');
+    Test::More::unlike($page, qr/cred-example|\Q$t\E|\Q@{[substr($t, 0, 20)]}\E/,
+                       'example: no credential and no token on the page');
 
     if (open my $pid, '<', "$prefix/logs/nginx.pid") {
         my $p = <$pid>;
