@@ -37,7 +37,8 @@ typedef struct {
  */
 /*
  * Zone-wide counters and gauges, kept by the feature named and shown by
- * magic_token_status (..._status.c): ngx_atomic_fetch_add(), no lock.
+ * magic_token_status (..._status.c, which names each in its table):
+ * ngx_atomic_fetch_add(), no lock.
  */
 typedef enum {
     NGX_HTTP_MAGIC_TOKEN_STAT_CACHE_HITS = 0,
@@ -89,6 +90,7 @@ struct ngx_http_magic_token_zone_s {
 
     ngx_str_t                   revocations;   /* file, or empty */
     void                       *revoke_conf;   /* ..._revoke.c, conf time */
+    void                       *status_conf;   /* ..._status.c, conf time */
 };
 
 
@@ -213,6 +215,10 @@ ngx_http_magic_token_zone_t *ngx_http_magic_token_zone_ref(ngx_conf_t *cf,
 ngx_int_t ngx_http_magic_token_zone_check(ngx_conf_t *cf);
 void *ngx_http_magic_token_zone_alloc(ngx_http_magic_token_zone_t *zone,
     size_t size);
+
+ngx_int_t ngx_http_magic_token_status_init_zone(
+    ngx_http_magic_token_zone_t *zone, ngx_http_magic_token_zone_t *old,
+    ngx_log_t *log);
 
 ngx_int_t ngx_http_magic_token_subrequest_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_magic_token_subrequest_ctx(ngx_http_request_t *r,
