@@ -547,7 +547,8 @@ const char *mt_revoke_kind_name(mt_revoke_kind_t kind);
 /* what mt_revoke_parse() reads */
 #define MT_REVOKE_LINE      0       /* a file line */
 #define MT_REVOKE_ADD       1       /* a request to revoke: "before"
-                                       defaults to now, no "removed" */
+                                       defaults to now + 1 (tokens issued
+                                       until now), no "removed" */
 #define MT_REVOKE_REMOVE    2       /* a request to un-revoke: the kind
                                        and value only */
 

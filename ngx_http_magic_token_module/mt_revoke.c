@@ -303,7 +303,8 @@ mt_revoke_parse(mt_revoke_rec_t *rec, const char *buf, size_t len,
             return MT_ERR_INVALID_CLAIMS;
         }
 
-        rec->before = now;
+        /* every token issued until now, this second's included */
+        rec->before = now + 1;
     }
 
     if (what == MT_REVOKE_ADD && rec->until <= now) {
