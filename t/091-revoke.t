@@ -274,6 +274,12 @@ for my $k (qw(jti id sub_old sub_new aud_old aud_new other)) {
     is($st, 404, 'admin: un-revoking what is not revoked, 404');
     like($b, qr/"error":"not_found"/, 'a JSON error');
 
+    my $cli_admin = `$cli mint --key $prefix/conf/k/private.pem --admin --ttl 10m`;
+    chomp $cli_admin;
+    ($st, $b) = admin('GET', undef, $cli_admin);
+    is($st, 200, 'admin: a token of magic-token mint --admin lists');
+    is(status($cli_admin), 403, 'and is no proxy token (no scope)');
+
     ($st, $b) = admin('GET');
     is($st, 200, 'admin: GET lists');
     is($b, "{\"revocations\":[\n]}\n", 'nothing yet');
