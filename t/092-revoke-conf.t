@@ -89,6 +89,39 @@ my $key = keys_dir() . '/private.pem';
         or Test::More::diag($err);
 }
 
+# conf-examples/revocation.conf passes "nginx -t" (with the module built
+# here, the test keys and an empty revocations file)
+{
+    my $prefix = "$dir/prefix";
+    mkdir $_ or die "$_: $!"
+        for $prefix, map { "$prefix/$_" }
+            qw(conf conf/magic-token conf/magic-token-admin logs tmp);
+    open my $in, '<', repo_root() . '/conf-examples/revocation.conf'
+        or die "revocation.conf: $!";
+    my $conf = do { local $/; <$in> };
+    close $in;
+    my $module = module_path();
+    $conf =~ s{^load_module \S+;}{load_module $module;}m
+        or die "no load_module line";
+    open my $out, '>', "$prefix/conf/nginx.conf" or die $!;
+    print $out $conf;
+    close $out;
+    for my $d (qw(magic-token magic-token-admin)) {
+        system('cp', $key, "$prefix/conf/$d/private.pem") == 0 or die;
+    }
+    my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my $cmd = "$nginx -t -q -p $prefix/ -c conf/nginx.conf "
+              . "-e $prefix/logs/error.log 2>&1";
+    my $t = `$cmd`;
+    Test::More::isnt($? >> 8, 0, 'revocation.conf: refused without its file');
+    Test::More::like($t, qr/does not exist: create it with "magic-token revoke \S+ init"/,
+                     '... which it says how to create');
+    write_file('prefix/revoked', $header);
+    $t = `$cmd`;
+    Test::More::is($? >> 8, 0, 'conf-examples/revocation.conf passes nginx -t')
+        or Test::More::diag($t);
+}
+
 default_http_config(<<'_EOC_');
     magic_token_zone rv:1m revocations=$TEST_NGINX_REVOKED;
 _EOC_
