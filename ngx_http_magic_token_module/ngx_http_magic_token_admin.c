@@ -88,6 +88,12 @@ ngx_http_magic_token_admin_handler(ngx_http_request_t *r)
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_magic_token_module);
 
+    /* SSI, mirror, auth_request: never with the client's token */
+    if (r != r->main) {
+        return ngx_http_magic_token_admin_error(r, NGX_HTTP_FORBIDDEN,
+                   "forbidden", "not in a subrequest");
+    }
+
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST
                        |NGX_HTTP_DELETE)))
     {
@@ -475,8 +481,9 @@ ngx_http_magic_token_admin_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *error, const char *detail)
 {
     char       *s;
+    size_t      len;
+    u_char     *p;
     json_t     *obj;
-    ngx_int_t   rc;
 
     obj = json_pack("{s:s, s:s}", "error", error, "detail", detail);
     s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
@@ -486,10 +493,21 @@ ngx_http_magic_token_admin_error(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_magic_token_admin_send(r, status, (u_char *) s, strlen(s));
+    len = ngx_strlen(s);
+
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p != NULL) {
+        ngx_memcpy(p, s, len);
+        p[len] = '\n';
+    }
+
     free(s);
 
-    return rc;
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_magic_token_admin_send(r, status, p, len + 1);
 }
 
 

@@ -61,9 +61,6 @@ typedef struct {
 static void ngx_http_magic_token_revoke_free_list(void *data);
 static ngx_int_t ngx_http_magic_token_revoke_load(ngx_conf_t *cf,
     ngx_http_magic_token_zone_t *zone);
-static ngx_int_t ngx_http_magic_token_revoke_copy(
-    ngx_http_magic_token_zone_t *zone, ngx_http_magic_token_zone_t *old,
-    ngx_log_t *log);
 static ngx_int_t ngx_http_magic_token_revoke_insert(
     ngx_http_magic_token_zone_t *zone, mt_revoke_rec_t *rec);
 static void ngx_http_magic_token_revoke_store(
@@ -262,7 +259,7 @@ ngx_http_magic_token_revoke_load(ngx_conf_t *cf,
     }
 
     cln->handler = ngx_http_magic_token_revoke_free_list;
-    cln->data = rcf->list;
+    cln->data = rcf;
     rcf->cycle = cf->cycle;
 
     /* ngx_conf_full_name() leaves the name NUL-terminated */
@@ -300,14 +297,18 @@ ngx_http_magic_token_revoke_load(ngx_conf_t *cf,
 static void
 ngx_http_magic_token_revoke_free_list(void *data)
 {
-    mt_revoke_list_free(data);
+    ngx_http_magic_token_revoke_conf_t  *rcf = data;
+
+    mt_revoke_list_free(rcf->list);     /* NULL once in the zone */
+    rcf->list = NULL;
 }
 
 
 /*
  * The zone feature: the list in the zone, kept across a reload that
- * keeps the memory, copied from the old zone when it was resized, and
- * with the file's records added.
+ * keeps the memory, with the file's records added (a new zone, at a
+ * start or when its size changed, has those only).  The file's list is
+ * not needed after this: freed at once, not kept in every worker.
  */
 ngx_int_t
 ngx_http_magic_token_revoke_init_zone(ngx_http_magic_token_zone_t *zone,
@@ -340,13 +341,6 @@ ngx_http_magic_token_revoke_init_zone(ngx_http_magic_token_zone_t *zone,
         if (sh == NULL) {
             return NGX_ERROR;
         }
-
-        if (old != NULL && old->sh != NULL && old->sh != zone->sh
-            && old->sh->revoked != NULL
-            && ngx_http_magic_token_revoke_copy(zone, old, log) != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
     }
 
     cursor = 0;
@@ -362,66 +356,18 @@ ngx_http_magic_token_revoke_init_zone(ngx_http_magic_token_zone_t *zone,
         }
     }
 
+    mt_revoke_list_free(rcf->list);
+    rcf->list = NULL;
+
     ngx_http_magic_token_revoke_compact(zone, rcf->cycle, log);
 
     return NGX_OK;
 }
 
 
-/* a resized zone: what the old one holds, made through the old cycle */
-static ngx_int_t
-ngx_http_magic_token_revoke_copy(ngx_http_magic_token_zone_t *zone,
-    ngx_http_magic_token_zone_t *old, ngx_log_t *log)
-{
-    ngx_int_t                            rc;
-    mt_revoke_rec_t                      rec;
-    ngx_rbtree_node_t                   *node, *root, *sentinel;
-    ngx_http_magic_token_revoke_sh_t    *osh;
-    ngx_http_magic_token_revoke_node_t  *rn;
-
-    osh = old->sh->revoked;
-    rc = NGX_OK;
-
-    ngx_shmtx_lock(&old->shpool->mutex);
-
-    root = osh->rbtree.root;
-    sentinel = osh->rbtree.sentinel;
-
-    if (root != sentinel) {
-        for (node = ngx_rbtree_min(root, sentinel);
-             node != NULL && rc == NGX_OK;
-             node = ngx_rbtree_next(&osh->rbtree, node))
-        {
-            rn = (ngx_http_magic_token_revoke_node_t *) node;
-
-            ngx_memzero(&rec, sizeof(mt_revoke_rec_t));
-            rec.kind = rn->data[0];
-            rec.len = rn->sn.str.len - 1;
-            ngx_memcpy(rec.value, rn->data + 1, rec.len);
-            rec.until = rn->until;
-            rec.before = rn->before;
-
-            if (rec.until > ngx_time()) {
-                rc = ngx_http_magic_token_revoke_insert(zone, &rec);
-            }
-        }
-    }
-
-    ngx_shmtx_unlock(&old->shpool->mutex);
-
-    if (rc != NGX_OK) {
-        ngx_log_error(NGX_LOG_EMERG, log, 0,
-                      "magic_token_zone \"%V\" is too small for the "
-                      "revocations it held", &zone->name);
-    }
-
-    return rc;
-}
-
-
 /*
- * Rewrites the file without expired and removed records, and gives it
- * to the workers' user, who append to it: by the master that starts or
+ * Rewrites the file without expired and removed records, and gives the
+ * new file to the workers' user, who append to it: by the master that starts or
  * reloads, never by "nginx -t" or "nginx -s".  Appends from workers
  * wait for the file's lock and go to the new file.
  */
@@ -446,13 +392,14 @@ ngx_http_magic_token_revoke_compact(ngx_http_magic_token_zone_t *zone,
         ngx_log_error(NGX_LOG_ALERT, log, 0,
                       "revocations file \"%V\" not compacted: %s",
                       &zone->revocations, errbuf);
-
-    } else {
-        ngx_log_error(NGX_LOG_INFO, log, 0,
-                      "revocations file \"%V\" compacted: %uz revocations",
-                      &zone->revocations, kept);
+        return;
     }
 
+    ngx_log_error(NGX_LOG_INFO, log, 0,
+                  "revocations file \"%V\" compacted: %uz revocations",
+                  &zone->revocations, kept);
+
+    /* the file just written, not what a link may point to */
     ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
 
     if (geteuid() == 0 && ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT

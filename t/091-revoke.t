@@ -95,13 +95,15 @@ my %t = (
     user     => mint(claims => ['admin=false']),
 );
 
+my $mt_size = '1m';
+
 sub write_conf {
     my $head = standalone_head($prefix);
     $head =~ s/worker_processes 1;/worker_processes 2;/;
     open my $fh, '>', "$prefix/conf/nginx.conf" or die $!;
     print $fh <<"EOF";
 $head
-    magic_token_zone mt:1m revocations=$file;
+    magic_token_zone mt:$mt_size revocations=$file;
     magic_token_zone small:32k revocations=$small;
     magic_token_key k/private.pem;
     magic_token_revocation zone=mt;
@@ -231,7 +233,7 @@ for my $k (qw(jti id sub_old sub_new aud_old aud_new other)) {
     is($st, 401, 'admin: no token, 401');
     like($h, qr/^WWW-Authenticate: Bearer realm="magic-token"\r?$/mi,
          'with a challenge');
-    is($b, '{"error":"unauthorized","detail":"an admin token is required"}',
+    is($b, qq({"error":"unauthorized","detail":"an admin token is required"}\n),
        'and a JSON error');
 
     ($st, $b) = admin('GET', undef, $t{cred_adm});
@@ -253,7 +255,7 @@ for my $k (qw(jti id sub_old sub_new aud_old aud_new other)) {
 
     ($st, $b) = admin('POST', '{"jti":"a","until":');
     is($st, 400, 'admin: bad JSON, 400');
-    is($b, '{"error":"bad_request","detail":"not a JSON object"}',
+    is($b, qq({"error":"bad_request","detail":"not a JSON object"}\n),
        'the JSON error');
 
     ($st, $b) = admin('POST', '{"jti":"a","until":' . ($now + 60)
@@ -363,6 +365,13 @@ like($out, qr/^\{"jti":"jti-other","until":\d+\}$/m, 'shows the new one');
 start_nginx('restart after the CLI');
 is(all_workers($t{other}, 401), 'ok', 'the CLI revocation is in force');
 is(all_workers($t{id}, 200), 'ok', 'the CLI removal too');
+
+# a reload that resizes the zone: a new zone, loaded from the file
+$mt_size = '2m';
+write_conf();
+reload_nginx('reload with a larger zone');
+is(all_workers($t{other}, 401), 'ok', 'the resized zone has the list');
+is(status($t{sub_old}), 401, 'cut-offs included');
 
 # ---- expiry: a revocation goes at its until ----
 

@@ -10,6 +10,7 @@ use File::Temp ();
 our %tok;
 $tok{revoked} = mint(credential => 'cred-rev', jti => 'rev-1',
                      allowed => ['GET /.*']);
+$tok{admin} = mint(claims => { admin => 'true' });
 $tok{fine} = mint(credential => 'cred-fine', jti => 'fine-1',
                   allowed => ['GET /.*']);
 
@@ -235,3 +236,31 @@ GET /ssi/page
 --- error_log
 magic_token: denied: revoked
 subrequest: "/api/x"
+
+
+
+=== TEST 5: the admin API answers no subrequest
+--- http_config
+    magic_token_zone rv:1m revocations=$TEST_NGINX_REVOKED;
+    server {
+        listen 127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+        location = /page {
+            default_type text/html;
+            return 200 '[<!--# include virtual="/admin" -->]';
+        }
+    }
+--- config
+    location /ssi/ {
+        ssi on;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT/;
+    }
+    location = /admin {
+        magic_token_key $TEST_NGINX_KEYS/private.pem;
+        magic_token_admin zone=rv;
+    }
+--- request
+GET /ssi/page
+--- more_headers eval
+"Authorization: Bearer $::tok{admin}"
+--- error_code: 200
+--- response_body_like: ^\[\{"error":"forbidden","detail":"not in a subrequest"\}\n\]$

@@ -123,7 +123,8 @@ test_parse(void)
 
     /* a value one byte too long */
     memset(big, 'a', sizeof(big));
-    len = (size_t) snprintf(line, sizeof(line), "{\"jti\":\"%.*s\",\"until\":5}",
+    len = (size_t) snprintf(line, sizeof(line),
+                            "{\"jti\":\"%.*s\",\"until\":5}",
                             MT_REVOKE_MAX_VALUE + 1, big);
     is_int(mt_revoke_parse(&rec, line, len, MT_REVOKE_LINE, NOW, err,
                            sizeof(err)), MT_ERR_TOO_LARGE,
