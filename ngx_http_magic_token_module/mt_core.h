@@ -509,7 +509,9 @@ mt_err_t mt_token_mint(const mt_mint_opts_t *opts, json_t *claims,
  * MT_REVOKE_HEADER, then one JSON object per line, each ended by "\n":
  *
  *   {"jti":"...","until":T}                 the token whose jti is ...
- *   {"id":"<16 hex>","until":T}             the token of that id
+ *   {"id":"...","until":T}                  the token whose id (16 hex
+ *                                           digits) or jti is ... (as
+ *                                           $magic_token_id shows it)
  *   {"sub":"...","before":B,"until":T}      tokens of sub issued before B
  *   {"aud":"...","before":B,"until":T}      tokens for aud issued before B
  *   {"jti":"...","removed":true}            un-revokes (any kind)
@@ -520,6 +522,7 @@ mt_err_t mt_token_mint(const mt_mint_opts_t *opts, json_t *claims,
  */
 #define MT_REVOKE_HEADER        "magic-token-revocations 1\n"
 #define MT_REVOKE_MAX_VALUE     256         /* bytes of a value */
+#define MT_REVOKE_MAX_ID        128         /* bytes of an id */
 #define MT_REVOKE_MAX_LINE      2048        /* a record and its "\n" */
 #define MT_REVOKE_MAX_RECORDS   1000000     /* distinct ones in a list */
 #define MT_REVOKE_MAX_FILE      (64 * 1024 * 1024)

@@ -111,17 +111,22 @@ mt_revoke_time(const json_t *v, int64_t min, int64_t *out)
 }
 
 
+/*
+ * A $magic_token_id value: a token id (16 hex digits) or a jti of at
+ * most MT_REVOKE_MAX_ID printable ASCII characters without spaces,
+ * quotes or backslashes.
+ */
 static int
 mt_revoke_is_id(const char *p, size_t len)
 {
     size_t  i;
 
-    if (len != MT_HASH_HEX_LEN) {
+    if (len > MT_REVOKE_MAX_ID) {
         return 0;
     }
 
     for (i = 0; i < len; i++) {
-        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f'))) {
+        if (p[i] <= 0x20 || p[i] >= 0x7f || p[i] == '"' || p[i] == '\\') {
             return 0;
         }
     }
@@ -261,9 +266,9 @@ mt_revoke_parse(mt_revoke_rec_t *rec, const char *buf, size_t len,
     }
 
     if (rec->kind == MT_REVOKE_ID && !mt_revoke_is_id(rec->value, rec->len)) {
-        mt_revoke_err(errbuf, errlen, "\"id\" must be a token id "
-                      "($magic_token_id: %d lowercase hex digits)",
-                      MT_HASH_HEX_LEN);
+        mt_revoke_err(errbuf, errlen, "\"id\" must be a $magic_token_id "
+                      "value: at most %d printable characters, no spaces "
+                      "or quotes", MT_REVOKE_MAX_ID);
         return MT_ERR_INVALID_CLAIMS;
     }
 

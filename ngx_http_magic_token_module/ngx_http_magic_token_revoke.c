@@ -79,6 +79,8 @@ static ngx_http_magic_token_revoke_node_t *ngx_http_magic_token_revoke_find(
 static void ngx_http_magic_token_revoke_delete(
     ngx_http_magic_token_zone_t *zone,
     ngx_http_magic_token_revoke_node_t *rn);
+static ngx_uint_t ngx_http_magic_token_revoke_value(
+    ngx_http_magic_token_zone_t *zone, ngx_uint_t kind, json_t *value);
 static ngx_uint_t ngx_http_magic_token_revoke_cutoff(
     ngx_http_magic_token_zone_t *zone, ngx_uint_t kind, json_t *value,
     json_t *claims);
@@ -811,39 +813,38 @@ ngx_http_magic_token_revoke_all(ngx_http_request_t *r,
 }
 
 
-/* is the token of ctx (its claims, its id) in the zone's list? */
+/*
+ * Is the token of ctx in the zone's list: its jti, its id (the hash, or
+ * the jti, as $magic_token_id shows it), a cut-off of its sub or aud?
+ */
 ngx_uint_t
 ngx_http_magic_token_revoked(ngx_http_magic_token_zone_t *zone,
     ngx_http_magic_token_ctx_t *ctx)
 {
-    size_t       i;
-    json_t      *claims, *v, *aud;
-    ngx_uint_t   revoked, ids;
-    const char  *id;
+    size_t                             i;
+    json_t                            *claims, *jti, *aud, *v;
+    ngx_uint_t                         revoked, ids;
+    const char                        *id;
+    ngx_http_magic_token_revoke_sh_t  *sh;
 
-    if (zone->sh == NULL || zone->sh->revoked == NULL) {
+    sh = zone->sh ? zone->sh->revoked : NULL;
+
+    if (sh == NULL) {
         /* no list: never happens once configured, and denies if it did */
         return 1;
     }
 
     claims = ctx->token.jws.claims;
+    jti = json_object_get(claims, "jti");
+    aud = json_object_get(claims, "aud");
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    v = json_object_get(claims, "jti");
-
-    revoked = json_is_string(v)
-              && ngx_http_magic_token_revoke_find(zone, MT_REVOKE_JTI,
-                                     (u_char *) json_string_value(v),
-                                     json_string_length(v))
-                 != NULL;
-
-    if (!revoked) {
-        revoked = ngx_http_magic_token_revoke_cutoff(zone, MT_REVOKE_SUB,
-                                 json_object_get(claims, "sub"), claims);
-    }
-
-    aud = json_object_get(claims, "aud");
+    revoked = ngx_http_magic_token_revoke_value(zone, MT_REVOKE_JTI, jti)
+              || ngx_http_magic_token_revoke_cutoff(zone, MT_REVOKE_SUB,
+                                   json_object_get(claims, "sub"), claims)
+              || ngx_http_magic_token_revoke_cutoff(zone, MT_REVOKE_AUD,
+                                                    aud, claims);
 
     if (!revoked && json_is_array(aud)) {
         json_array_foreach(aud, i, v) {
@@ -854,14 +855,9 @@ ngx_http_magic_token_revoked(ngx_http_magic_token_zone_t *zone,
                 break;
             }
         }
-
-    } else if (!revoked) {
-        revoked = ngx_http_magic_token_revoke_cutoff(zone, MT_REVOKE_AUD,
-                                                     aud, claims);
     }
 
-    ids = ((ngx_http_magic_token_revoke_sh_t *) zone->sh->revoked)
-              ->count[MT_REVOKE_ID];
+    ids = sh->count[MT_REVOKE_ID];
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -873,13 +869,29 @@ ngx_http_magic_token_revoked(ngx_http_magic_token_zone_t *zone,
     id = ngx_http_magic_token_id(ctx);
 
     ngx_shmtx_lock(&zone->shpool->mutex);
+
     revoked = ngx_http_magic_token_revoke_find(zone, MT_REVOKE_ID,
                                                (u_char *) id,
                                                MT_HASH_HEX_LEN)
-              != NULL;
+              != NULL
+              || ngx_http_magic_token_revoke_value(zone, MT_REVOKE_ID, jti);
+
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     return revoked;
+}
+
+
+/* with the mutex held: is the string value revoked as this kind? */
+static ngx_uint_t
+ngx_http_magic_token_revoke_value(ngx_http_magic_token_zone_t *zone,
+    ngx_uint_t kind, json_t *value)
+{
+    return json_is_string(value)
+           && ngx_http_magic_token_revoke_find(zone, kind,
+                                  (u_char *) json_string_value(value),
+                                  json_string_length(value))
+              != NULL;
 }
 
 

@@ -90,6 +90,7 @@ my %t = (
     aud_new  => mint(cred => 'cred-an', iat => $now - 10,
                      claims => ['aud="lockbox"']),
     other    => mint(cred => 'cred-other', jti => 'jti-other'),
+    id_jti   => mint(cred => 'cred-idj', jti => 'jti-as-id'),
     admin    => mint(claims => ['admin=true']),
     cred_adm => mint(cred => 'cred-adm', claims => ['admin=true']),
     user     => mint(claims => ['admin=false']),
@@ -222,7 +223,7 @@ write_conf();
 start_nginx('nginx starts with an empty revocations file');
 END { stop_nginx() }
 
-for my $k (qw(jti id sub_old sub_new aud_old aud_new other)) {
+for my $k (qw(jti id sub_old sub_new aud_old aud_new other id_jti)) {
     is(status($t{$k}), 200, "$k: accepted before any revocation");
 }
 
@@ -308,6 +309,10 @@ my $id = token_id($t{id});
 is($st, 200, 'revoke by token id');
 is(all_workers($t{id}, 401), 'ok', 'id: refused by both workers');
 
+($st, $b) = admin('POST', qq({"id":"jti-as-id","until":$until}));
+is($st, 200, 'revoke by a $magic_token_id that is a jti');
+is(all_workers($t{id_jti}, 401), 'ok', 'refused by both workers');
+
 my $cut = $now - 50;
 ($st, $b) = admin('POST', qq({"sub":"svc-a","before":$cut,"until":$until}));
 is($st, 200, 'revoke a sub before a time');
@@ -322,7 +327,7 @@ is(all_workers($t{aud_new}, 200), 'ok', 'aud: a newer token still works');
 is(status($t{other}), 200, 'another token is not touched');
 
 ($st, $b) = admin('GET');
-is(() = $b =~ /^\{"(?:jti|id|sub|aud)"/mg, 4, 'the list has four records');
+is(() = $b =~ /^\{"(?:jti|id|sub|aud)"/mg, 5, 'the list has five records');
 
 ($st, $b) = admin('GET', undef, mint(claims => ['admin=true'],
                                      jti => 'jti-1'));
@@ -351,7 +356,7 @@ is(status($t{jti}), 200, 'the un-revoked jti works');
 
 my $content = slurp($file);
 unlike($content, qr/removed/, 'the start compacted the file');
-is(() = $content =~ /^\{/mg, 3, 'three records in it');
+is(() = $content =~ /^\{/mg, 4, 'four records in it');
 
 # ---- the CLI, offline ----
 

@@ -58,9 +58,11 @@ static const struct {
       "\"removed\" must be true" },
     { "{\"jti\":\"a\",\"removed\":true,\"until\":5}", MT_REVOKE_LINE,
       "a removal has no" },
-    { "{\"id\":\"abc\",\"until\":1}", MT_REVOKE_LINE, "token id" },
-    { "{\"id\":\"0123456789ABCDEF\",\"until\":1}", MT_REVOKE_LINE,
-      "token id" },
+    { "{\"id\":\"a b\",\"until\":1}", MT_REVOKE_LINE, "$magic_token_id" },
+    { "{\"id\":\"a\\\"b\",\"until\":1}", MT_REVOKE_LINE,
+      "$magic_token_id" },
+    { "{\"id\":\"\\u00e9\",\"until\":1}", MT_REVOKE_LINE,
+      "$magic_token_id" },
     { "{\"jti\":\"a\",\"removed\":true}", MT_REVOKE_ADD,
       "unknown field \"removed\"" },
     { "{\"jti\":\"a\",\"until\":1800000000}", MT_REVOKE_ADD,
@@ -103,6 +105,8 @@ test_parse(void)
 
     is_int(parse("{\"id\":\"0123456789abcdef\",\"until\":5}", MT_REVOKE_LINE,
                  &rec, err), MT_OK, "an id line");
+    is_int(parse("{\"id\":\"jti-1.x_Y\",\"until\":5}", MT_REVOKE_LINE,
+                 &rec, err), MT_OK, "an id that is a jti");
 
     /* the longest value, all control characters: still one line */
     memset(rec.value, 1, MT_REVOKE_MAX_VALUE);
