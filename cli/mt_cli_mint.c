@@ -37,6 +37,7 @@ typedef struct {
     const char     *credential_file;
     const char     *credential_arg;
     int             no_credential;
+    int             admin;          /* an admin token (magic_token_admin) */
     const char     *holder_key;     /* attenuable: cnf.jwk of this key */
     int64_t         max_further;    /* -1: none */
     json_t         *req;            /* allowed, scopes, ttl, exp, ... */
@@ -52,6 +53,7 @@ static const char  mt_mint_usage[] =
 "                        [--sub SUB] [--jti JTI]\n"
 "                        [--credential-file FILE | --no-credential]\n"
 "                        [--holder-key FILE [--max-further-links N]]\n"
+"       magic-token mint (--key FILE | --secret FILE) --admin [--ttl TIME]\n"
 "\n"
 "Mint a magic token and print it, followed by a newline.  The API\n"
 "credential it carries is read from stdin (one trailing newline is\n"
@@ -81,6 +83,8 @@ static const char  mt_mint_usage[] =
 "  --credential-arg S  the credential itself (visible to other users in\n"
 "                      ps(1) and kept in shell history: avoid)\n"
 "  --no-credential     a token without a credential\n"
+"  --admin             an admin token for magic_token_admin: \"admin\":\n"
+"                      true, no credential, no allowed requests\n"
 "\n"
 "claims:\n"
 "  --allowed ENTRY     an allowed request, \"METHOD REGEX\" (repeatable)\n"
@@ -529,6 +533,14 @@ mt_mint_run(mt_mint_conf_t *conf)
         goto done;
     }
 
+    if (conf->admin
+        && (json_object_del(claims, "allowed") != 0
+            || json_object_set_new(claims, "admin", json_true()) != 0))
+    {
+        mt_cli_error("out of memory");
+        goto done;
+    }
+
     if (mt_mint_attenuable(conf, claims) != 0) {
         goto done;
     }
@@ -609,6 +621,7 @@ mt_cli_mint(int argc, char **argv)
         { "credential-file", required_argument, NULL, 'f' },
         { "credential-arg",  required_argument, NULL, 'C' },
         { "no-credential",   no_argument,       NULL, 'N' },
+        { "admin",           no_argument,       NULL, 'D' },
         { "holder-key",      required_argument, NULL, 'H' },
         { "max-further-links", required_argument, NULL, 'L' },
         { "help",            no_argument,       NULL, 'h' },
@@ -732,6 +745,10 @@ mt_cli_mint(int argc, char **argv)
             conf.no_credential = 1;
             break;
 
+        case 'D':
+            conf.admin = 1;
+            break;
+
         case 'H':
             conf.holder_key = optarg;
             break;
@@ -776,6 +793,28 @@ mt_cli_mint(int argc, char **argv)
     {
         mt_cli_error("--no-credential, --credential-file and "
                      "--credential-arg exclude each other");
+        goto done;
+    }
+
+    if (conf.admin) {
+        /* a token that carries a credential never administers */
+        if (conf.credential_file || conf.credential_arg
+            || json_object_get(conf.req, "allowed")
+            || json_object_get(conf.req, "scopes"))
+        {
+            mt_cli_error("--admin tokens carry no credential and allow no "
+                         "request");
+            goto done;
+        }
+
+        /* for mt_mint_claims(); taken out of the claims again */
+        conf.no_credential = 1;
+        json_object_set_new(conf.req, "allowed",
+                            json_pack("[s]", "GET /"));
+    }
+
+    if (conf.admin && conf.holder_key != NULL) {
+        mt_cli_error("--admin tokens are not attenuable: no --holder-key");
         goto done;
     }
 
