@@ -458,22 +458,31 @@ ngx_http_magic_token_verify_token(ngx_http_request_t *r,
  * every request.  The id hashes the signed part only: an ECDSA
  * signature can be altered (s to n - s) and stay valid, the header and
  * claims cannot.  ctx->raw stays valid for the request's life (a
- * request header, or a value in the request pool).
+ * request header, or a value in the request pool).  For a chain
+ * (docs/attenuation.md), the root's signed part.
  */
 const char *
 ngx_http_magic_token_id(ngx_http_magic_token_ctx_t *ctx)
 {
-    u_char  *p, *start;
+    u_char  *p, *start, *end;
 
     if (!ctx->hashed) {
         start = ctx->raw.data;
 
-        for (p = start + ctx->raw.len; p > start && p[-1] != '.'; p--) {
+        /* a chain's id is its root's: revoking the root revokes them all */
+        end = ngx_strlchr(start, start + ctx->raw.len, MT_CHAIN_SEP);
+
+        if (end == NULL) {
+            end = start + ctx->raw.len;
+        }
+
+        for (p = end; p > start && p[-1] != '.'; p--) {
             /* void */
         }
 
         mt_hash_hex(ctx->hash, start,
-                    p > start ? (size_t) (p - 1 - start) : ctx->raw.len);
+                    p > start ? (size_t) (p - 1 - start)
+                              : (size_t) (end - start));
 
         ctx->hashed = 1;
     }

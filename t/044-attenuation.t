@@ -87,6 +87,24 @@ $c{pyjwt} = sh_out($python, repo_root() . '/t/tools/interop/chain_py.py',
                     keys_dir() . '/private.pem', '--holder-key',
                     "$dir/h1/public.pem", '--allowed', 'GET /a/.*'));
 
+# revocation by id: a root without jti, revoked by its id; its chains
+# have its id ($magic_token_id of a chain is its root's)
+{
+    my $py = repo_root() . '/t/tools/interop/chain_py.py';
+    my $r = sh_out($python, $py, 'root', '--lib', 'pyjwt', '--key',
+                   keys_dir() . '/private.pem', '--holder-key',
+                   "$dir/h1/public.pem", '--allowed', 'GET /(a|rv)/.*');
+    $c{rv} = sh_out($python, $py, 'attenuate', '--lib', 'pyjwt', '--key',
+                    "$dir/h1/private.pem", '--alg', 'ES256', $r);
+    our $pyjwt_root_id = token_id((split /~/, $c{pyjwt})[0]);
+    chmod 0755, $dir;
+    sh_out($cli, 'revoke', "$dir/revoked", 'init');
+    sh_out($cli, 'revoke', "$dir/revoked", 'add', '--id', token_id($r),
+           '--until', '+1h');
+    chmod 0666, "$dir/revoked";
+    $ENV{TEST_NGINX_MT044_REVOKED} = "$dir/revoked";
+}
+
 # the issuer's requests: h1's public JWK as cnf
 {
     require JSON::PP;
@@ -105,6 +123,7 @@ $c{pyjwt} = sh_out($python, repo_root() . '/t/tools/interop/chain_py.py',
 
 default_http_config(<<'_EOC_');
     magic_token_scope issues "GET /a/issues/.*";
+    magic_token_zone rz:1m revocations=$TEST_NGINX_MT044_REVOKED;
 _EOC_
 
 default_config(<<'_EOC_');
@@ -115,6 +134,14 @@ default_config(<<'_EOC_');
         proxy_set_header Authorization "Bearer $magic_token_credential";
         add_header X-Error $magic_token_error always;
         add_header X-Scope $magic_token_scope always;
+        add_header X-Id $magic_token_id always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+
+    location /rv/ {
+        magic_token on;
+        magic_token_revocation zone=rz;
+        add_header X-Error $magic_token_error always;
         proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
     }
 
@@ -380,3 +407,25 @@ GET /sr/x
 --- more_headers eval
 "Authorization: Bearer $::c{sr_ok}"
 --- error_code: 200
+
+
+
+=== TEST 22: a chain's $magic_token_id is its root's
+--- request
+GET /a/py
+--- more_headers eval
+"Authorization: Bearer $::c{pyjwt}"
+--- error_code: 200
+--- response_headers eval
+"X-Id: $::pyjwt_root_id"
+
+
+
+=== TEST 23: revoking a root (by id) revokes its chains
+--- request
+GET /rv/x
+--- more_headers eval
+"Authorization: Bearer $::c{rv}"
+--- error_code: 401
+--- response_headers
+X-Error: revoked
