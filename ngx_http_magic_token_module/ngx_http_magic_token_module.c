@@ -209,6 +209,13 @@ static ngx_command_t  ngx_http_magic_token_commands[] = {
       0,
       NULL },
 
+    { ngx_string("magic_token_grant"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_magic_token_grant,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -513,6 +520,9 @@ ngx_http_magic_token_check(ngx_http_request_t *r,
                             (char *) r->method_name.data,
                             r->method_name.len, (char *) path.data,
                             path.len, &matched, &matched_len);
+
+    rc = ngx_http_magic_token_grant_check(r, ctx, &path, rc, &matched,
+                                          &matched_len);
     if (rc != MT_OK) {
         ctx->error = rc;
         return rc == MT_ERR_NOMEM ? NGX_ERROR : NGX_DECLINED;
@@ -1715,6 +1725,10 @@ ngx_http_magic_token_init(ngx_conf_t *cf)
     *h = ngx_http_magic_token_handler;
 
     if (ngx_http_magic_token_zone_check(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_magic_token_grant_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
