@@ -193,7 +193,7 @@ mt_grant_compile(mt_grant_rule_t *rule, const char *trigger, size_t len,
     char *errbuf, size_t errlen)
 {
     int                      errcode;
-    char                    *pcre;
+    char                    *pcre, reason[200];
     size_t                   i, pcre_len;
     mt_err_t                 rc;
     const char              *sp;
@@ -230,6 +230,12 @@ mt_grant_compile(mt_grant_rule_t *rule, const char *trigger, size_t len,
     rc = mt_pyre_translate(sp + 1, len - rule->method_len - 1, 0, &pcre,
                            &pcre_len, errbuf, errlen);
     if (rc != MT_OK) {
+        if (rc == MT_ERR_BAD_SCOPE && errbuf != NULL && errlen > 0) {
+            snprintf(reason, sizeof(reason), "%s", errbuf);
+            mt_grant_error("trigger \"%.*s\": %s",
+                           (int) (len > 64 ? 64 : len), trigger, reason);
+        }
+
         return rc;
     }
 

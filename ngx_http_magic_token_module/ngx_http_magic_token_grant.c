@@ -944,6 +944,14 @@ ngx_http_magic_token_grant(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
+    if (cf->args->nelts < 5) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "magic_token_grant needs a scope, a trigger "
+                           "\"METHOD regex\", a grant \"METHOD /path\" and "
+                           "\"zone=\"");
+        return NGX_CONF_ERROR;
+    }
+
     if (mmcf->grants == NULL) {
         mmcf->grants = ngx_array_create(cf->pool, 2,
                                    sizeof(ngx_http_magic_token_grant_conf_t));
