@@ -6,7 +6,7 @@
  * for what no scope entry or grant can say (magic-api-proxy's plugins).
  *
  *     magic_token_check dns01 /_dns01_check claims=sub
- *                       response=/_dns01_seen;
+ *                       response=/_dns01_seen zone=state;
  *
  * The request side works like auth_request: when a token names the
  * scope and its other scopes refuse the request, a subrequest goes to
@@ -31,6 +31,8 @@
  * response header as X-Magic-Token-Header-<name>.  The client is not
  * kept waiting for it (only the connection's next request is); its
  * answer is ignored.
+ *
+ * zone= counts the checks made in that magic_token_zone's counters.
  */
 
 
@@ -45,6 +47,7 @@ typedef struct {
     ngx_str_t                     uri;
     ngx_str_t                     response;   /* empty: none */
     ngx_array_t                  *claims;     /* of ngx_str_t, or NULL */
+    ngx_http_magic_token_zone_t  *zone;       /* counters, or NULL */
 } ngx_http_magic_token_check_conf_t;
 
 
@@ -299,6 +302,12 @@ ngx_http_magic_token_check_start(ngx_http_request_t *r,
     cc->running = 1;
     cc->done = 0;
     cc->status = 0;
+
+    if (cc->conf->zone) {
+        (void) ngx_atomic_fetch_add(
+                  &cc->conf->zone->sh->stats[NGX_HTTP_MAGIC_TOKEN_STAT_CHECKS],
+                  1);
+    }
 
     return NGX_OK;
 }
@@ -665,7 +674,7 @@ ngx_http_magic_token_check_hook_headers(ngx_http_request_t *r,
 
 
 /*
- * magic_token_check name uri [claims=name,...] [response=uri];
+ * magic_token_check name uri [claims=name,...] [response=uri] [zone=name];
  * a named scope, as magic_token_scope makes, without entries of its own
  */
 char *
@@ -675,7 +684,7 @@ ngx_http_magic_token_check_scope(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_magic_token_main_conf_t *mmcf = conf;
 
     u_char                             *p, *last, *start;
-    ngx_str_t                          *value, *claim;
+    ngx_str_t                          *value, *claim, name;
     ngx_uint_t                          i, m;
     mt_named_scope_t                   *scope;
     ngx_pool_cleanup_t                 *cln;
@@ -728,6 +737,18 @@ ngx_http_magic_token_check_scope(ngx_conf_t *cf, ngx_command_t *cmd,
     cc->uri = value[2];
 
     for (i = 3; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+            name.data = value[i].data + 5;
+            name.len = value[i].len - 5;
+
+            cc->zone = ngx_http_magic_token_zone_ref(cf, &name);
+            if (cc->zone == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
 
         if (ngx_strncmp(value[i].data, "response=", 9) == 0
             && value[i].len > 10 && value[i].data[9] == '/')

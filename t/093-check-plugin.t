@@ -74,7 +74,9 @@ sub wait_port {
 
 open my $fh, '>', "$prefix/conf/nginx.conf" or die $!;
 print $fh standalone_head($prefix), <<"_EOC_";
-    magic_token_check dns01 /_dns01 claims=sub response=/_dns01_seen;
+    magic_token_zone state:1m;
+    magic_token_check dns01 /_dns01 claims=sub response=/_dns01_seen
+                      zone=state;
 
     server {
         listen 127.0.0.1:$port;

@@ -24,7 +24,8 @@ our %tok = (
 
 {
     my ($rc, $err) = nginx_config_check(
-        "magic_token_check ext /_check claims=sub,aud response=/_seen;\n");
+        "magic_token_check ext /_check claims=sub,aud response=/_seen "
+        . "zone=z;\nmagic_token_zone z:1m;\n");
     Test::More::is($rc, 0, 'nginx -t accepts a check') or Test::More::diag($err);
 
     for my $case (
@@ -46,6 +47,8 @@ our %tok = (
          qr/invalid parameter "response=seen"/],
         ['unknown param',  'magic_token_check ext /_c timeout=1s;',
          qr/invalid parameter "timeout=1s"/],
+        ['unknown zone',   'magic_token_check ext /_c zone=nope;',
+         qr/unknown magic_token_zone "nope" in \S+:\d+/],
         ['in a location',  'server { location / { magic_token_check ext /_c; } }',
          qr/"magic_token_check" directive is not allowed here/],
     ) {
