@@ -80,6 +80,25 @@ my $grant = 'magic_token_grant dns01 "POST /v2/domains/([^/]+)/records" '
     }
 }
 
+# conf-examples/digitalocean-dns01.conf passes "nginx -t" (with the
+# test's key, without TLS on the listening side, and an upstream address
+# that needs no DNS)
+{
+    open my $in, '<', repo_root() . '/conf-examples/digitalocean-dns01.conf'
+        or die "digitalocean-dns01.conf: $!";
+    my $conf = do { local $/; <$in> };
+    close $in;
+    $conf =~ s{/etc/nginx/magic-token/private\.pem}{$ENV{TEST_NGINX_KEYS}/private.pem}g
+        or die "no key path";
+    $conf =~ s{listen\s+443 ssl;}{listen 127.0.0.1:1;} or die "no listen";
+    $conf =~ s{^\s*ssl_certificate(?:_key)?\s.*\n}{}mg;
+    $conf =~ s{proxy_pass(\s+)https://api\.digitalocean\.com;}{proxy_pass$1https://127.0.0.1:1;}
+        or die "no proxy_pass";
+    my ($rc, $err) = nginx_config_check($conf);
+    Test::More::is($rc, 0, 'conf-examples/digitalocean-dns01.conf passes nginx -t')
+        or Test::More::diag($err);
+}
+
 our $http_config = <<"_EOC_";
     magic_token_zone state:1m;
     $scope
