@@ -104,6 +104,8 @@ typedef struct {
 static mt_err_t ngx_http_magic_token_grant_lookup(ngx_http_request_t *r,
     ngx_http_magic_token_ctx_t *ctx, ngx_str_t *path, const char **matched,
     size_t *matched_len);
+static ngx_uint_t ngx_http_magic_token_grant_holds(
+    ngx_http_magic_token_grant_node_t *gn, ngx_str_t *method, ngx_str_t *path);
 static ngx_int_t ngx_http_magic_token_grant_triggers(ngx_http_request_t *r,
     ngx_http_magic_token_ctx_t *ctx, ngx_str_t *path);
 static ngx_uint_t ngx_http_magic_token_grant_named(
@@ -131,6 +133,8 @@ static ngx_int_t ngx_http_magic_token_grant_add(
     u_char *grant, size_t len, time_t expire);
 static ngx_int_t ngx_http_magic_token_grant_header_filter(
     ngx_http_request_t *r);
+static ngx_uint_t ngx_http_magic_token_grant_readable(ngx_http_request_t *r,
+    ngx_http_magic_token_ctx_t *ctx);
 static ngx_int_t ngx_http_magic_token_grant_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_magic_token_grant_copy(ngx_http_request_t *r,
@@ -189,31 +193,26 @@ ngx_http_magic_token_grant_lookup(ngx_http_request_t *r,
     ngx_http_magic_token_ctx_t *ctx, ngx_str_t *path, const char **matched,
     size_t *matched_len)
 {
-    u_char                               hash[SHA256_DIGEST_LENGTH], *p;
-    size_t                               len;
-    ngx_uint_t                           i, hashed;
-    ngx_queue_t                         *q;
-    ngx_http_magic_token_zone_t         *zone;
-    ngx_http_magic_token_grant_conf_t   *gcf;
-    ngx_http_magic_token_grant_node_t   *gn;
-    ngx_http_magic_token_grant_entry_t  *ge;
-    ngx_http_magic_token_main_conf_t    *mmcf;
+    u_char                              hash[SHA256_DIGEST_LENGTH], *p;
+    size_t                              len;
+    ngx_uint_t                          i, found;
+    ngx_http_magic_token_zone_t        *zone;
+    ngx_http_magic_token_grant_conf_t  *gcf;
+    ngx_http_magic_token_grant_node_t  *gn;
+    ngx_http_magic_token_main_conf_t   *mmcf;
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_magic_token_module);
 
-    len = r->method_name.len + 1 + path->len;
     gcf = mmcf->grants->elts;
-    hashed = 0;
+    found = 0;
+    zone = NULL;
 
-    for (i = 0; i < mmcf->grants->nelts; i++) {
+    ngx_http_magic_token_grant_hash(ctx, hash);
+
+    for (i = 0; !found && i < mmcf->grants->nelts; i++) {
 
         if (!ngx_http_magic_token_grant_named(ctx, &gcf[i].scope)) {
             continue;
-        }
-
-        if (!hashed) {
-            ngx_http_magic_token_grant_hash(ctx, hash);
-            hashed = 1;
         }
 
         zone = gcf[i].zone;
@@ -222,64 +221,75 @@ ngx_http_magic_token_grant_lookup(ngx_http_request_t *r,
 
         gn = ngx_http_magic_token_grant_find(zone->sh->grants, hash);
 
-        if (gn == NULL) {
-            ngx_shmtx_unlock(&zone->shpool->mutex);
-            continue;
-        }
+        if (gn != NULL) {
+            ngx_http_magic_token_grant_expire(zone, gn, ngx_time());
 
-        ngx_http_magic_token_grant_expire(zone, gn, ngx_time());
+            found = ngx_http_magic_token_grant_holds(gn, &r->method_name,
+                                                     path);
 
-        for (q = ngx_queue_head(&gn->grants);
-             q != ngx_queue_sentinel(&gn->grants);
-             q = ngx_queue_next(q))
-        {
-            ge = ngx_queue_data(q, ngx_http_magic_token_grant_entry_t,
-                                queue);
-
-            if (ge->len != len
-                || ngx_memcmp(ge->data, r->method_name.data,
-                              r->method_name.len) != 0
-                || ge->data[r->method_name.len] != ' '
-                || ngx_memcmp(ge->data + r->method_name.len + 1,
-                              path->data, path->len) != 0)
-            {
-                continue;
+            if (gn->n == 0) {
+                ngx_http_magic_token_grant_free_node(zone, gn);
             }
-
-            ngx_shmtx_unlock(&zone->shpool->mutex);
-
-            (void) ngx_atomic_fetch_add(
-                    &zone->sh->stats[NGX_HTTP_MAGIC_TOKEN_STAT_GRANTS_USED],
-                    1);
-
-            /* $magic_token_scope: the grant */
-            p = ngx_pnalloc(r->pool, len);
-            if (p == NULL) {
-                return MT_ERR_NOMEM;
-            }
-
-            ngx_memcpy(p, r->method_name.data, r->method_name.len);
-            p[r->method_name.len] = ' ';
-            ngx_memcpy(p + r->method_name.len + 1, path->data, path->len);
-
-            *matched = (const char *) p;
-            *matched_len = len;
-
-            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "magic_token: allowed by a grant of token %s",
-                           ngx_http_magic_token_id(ctx));
-
-            return MT_OK;
-        }
-
-        if (gn->n == 0) {
-            ngx_http_magic_token_grant_free_node(zone, gn);
         }
 
         ngx_shmtx_unlock(&zone->shpool->mutex);
     }
 
-    return MT_ERR_SCOPE_DENIED;
+    if (!found) {
+        return MT_ERR_SCOPE_DENIED;
+    }
+
+    (void) ngx_atomic_fetch_add(
+                    &zone->sh->stats[NGX_HTTP_MAGIC_TOKEN_STAT_GRANTS_USED], 1);
+
+    /* $magic_token_scope: the grant */
+    len = r->method_name.len + 1 + path->len;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return MT_ERR_NOMEM;
+    }
+
+    ngx_memcpy(p, r->method_name.data, r->method_name.len);
+    p[r->method_name.len] = ' ';
+    ngx_memcpy(p + r->method_name.len + 1, path->data, path->len);
+
+    *matched = (const char *) p;
+    *matched_len = len;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "magic_token: allowed by a grant of token %s",
+                   ngx_http_magic_token_id(ctx));
+
+    return MT_OK;
+}
+
+
+/* an exact "METHOD path" among the node's grants; the mutex is held */
+static ngx_uint_t
+ngx_http_magic_token_grant_holds(ngx_http_magic_token_grant_node_t *gn,
+    ngx_str_t *method, ngx_str_t *path)
+{
+    ngx_queue_t                         *q;
+    ngx_http_magic_token_grant_entry_t  *ge;
+
+    for (q = ngx_queue_head(&gn->grants);
+         q != ngx_queue_sentinel(&gn->grants);
+         q = ngx_queue_next(q))
+    {
+        ge = ngx_queue_data(q, ngx_http_magic_token_grant_entry_t, queue);
+
+        if (ge->len == method->len + 1 + path->len
+            && ngx_memcmp(ge->data, method->data, method->len) == 0
+            && ge->data[method->len] == ' '
+            && ngx_memcmp(ge->data + method->len + 1, path->data, path->len)
+               == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -593,27 +603,7 @@ ngx_http_magic_token_grant_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    if (r->headers_out.content_encoding
-        && r->headers_out.content_encoding->value.len)
-    {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "magic_token_grant: a response with Content-Encoding "
-                      "\"%V\" grants nothing (token %s)",
-                      &r->headers_out.content_encoding->value,
-                      ngx_http_magic_token_id(ctx));
-        ctx->grant = NULL;
-        return ngx_http_next_header_filter(r);
-    }
-
-    if (r->header_only
-        || r->headers_out.content_length_n
-           > NGX_HTTP_MAGIC_TOKEN_GRANT_BODY)
-    {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "magic_token_grant: %s response grants nothing "
-                      "(token %s)",
-                      r->header_only ? "a body-less" : "a too large",
-                      ngx_http_magic_token_id(ctx));
+    if (!ngx_http_magic_token_grant_readable(r, ctx)) {
         ctx->grant = NULL;
         return ngx_http_next_header_filter(r);
     }
@@ -624,6 +614,37 @@ ngx_http_magic_token_grant_header_filter(ngx_http_request_t *r)
     gctx->reading = 1;
 
     return ngx_http_next_header_filter(r);
+}
+
+
+/* can the body be read as it is sent?  Says why not */
+static ngx_uint_t
+ngx_http_magic_token_grant_readable(ngx_http_request_t *r,
+    ngx_http_magic_token_ctx_t *ctx)
+{
+    if (r->headers_out.content_encoding
+        && r->headers_out.content_encoding->value.len)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "magic_token_grant: a response with Content-Encoding "
+                      "\"%V\" grants nothing (token %s)",
+                      &r->headers_out.content_encoding->value,
+                      ngx_http_magic_token_id(ctx));
+        return 0;
+    }
+
+    if (r->header_only
+        || r->headers_out.content_length_n > NGX_HTTP_MAGIC_TOKEN_GRANT_BODY)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "magic_token_grant: %s response grants nothing "
+                      "(token %s)",
+                      r->header_only ? "a body-less" : "a too large",
+                      ngx_http_magic_token_id(ctx));
+        return 0;
+    }
+
+    return 1;
 }
 
 
