@@ -81,6 +81,13 @@ print $fh standalone_head($prefix), <<"_EOC_";
                       "DELETE /v2/domains/\$1/records/\$json"
                       json=domain_record.id zone=state ttl=1s;
 
+    # a zone that fills up
+    magic_token_zone small:32k;
+    magic_token_scope fill "POST /v2/domains/fill\\.example/records";
+    magic_token_grant fill "POST /v2/domains/([^/]+)/records"
+                      "DELETE /v2/domains/\$1/records/\$json"
+                      json=domain_record.id zone=small max=1024;
+
     server {
         listen 127.0.0.1:$port;
         location /v2/ {
@@ -123,14 +130,27 @@ ok(wait_port($port), 'nginx listens');
 
 my $http = HTTP::Tiny->new(timeout => 5);
 
+# one write per request (HTTP::Tiny writes the body apart, and Nagle
+# plus delayed ACKs cost 40 ms a request); Connection: close
 sub call {
     my ($tok, $method, $path, $body) = @_;
-    my %o = (headers => { Authorization => "Bearer $tok" });
-    if (defined $body) {
-        $o{content} = $body;
-        $o{headers}{'Content-Type'} = 'application/json';
-    }
-    return $http->request($method, "http://127.0.0.1:$port$path", \%o);
+    $body //= '';
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                  Timeout => 5)
+        or return { status => 599, content => "connect: $!" };
+    my $len = length $body;
+    syswrite $s, "$method $path HTTP/1.1\r\nHost: localhost\r\n"
+                 . "Authorization: Bearer $tok\r\nConnection: close\r\n"
+                 . "Content-Type: application/json\r\n"
+                 . "Content-Length: $len\r\n\r\n$body";
+    my $resp = do { local $/; <$s> } // '';
+    my ($head, $content) = split /\r\n\r\n/, $resp, 2;
+    my ($status) = ($head // '') =~ m{^HTTP/1\.\d (\d+)};
+    my %h;
+    my @kv = ($head // '') =~ /^([^:\r\n]+): ([^\r\n]*)/mg;
+    while (my ($k, $v) = splice @kv, 0, 2) { $h{lc $k} = $v }
+    return { status => $status // 599, content => $content // '',
+             headers => \%h };
 }
 
 my $records = '/v2/domains/example.com/records';
@@ -236,6 +256,27 @@ for (1 .. 30) {
     select undef, undef, undef, 0.1;
 }
 is($st, 403, 'a grant past its ttl is refused');
+
+# a full zone: grants refused, said once, requests served
+my $tf = mint_token('fill');
+my ($full, $served, $first, $last) = (0, 0);
+for my $i (1 .. 1000) {
+    my ($fr, $fid) = create($tf, "f$i", 'fill.example');
+    $served++ if $fr->{status} == 201;
+    $first //= $fid;
+    $last = $fid;
+    if ($i % 50 == 0) {
+        my $l = do { local (@ARGV, $/) = "$prefix/logs/error.log"; <> };
+        last if $full = () = $l =~ /magic_token_zone "small" is full/g;
+    }
+}
+diag("the zone filled after " . ($last - $first + 1) . " creates");
+is($full, 1, 'the full zone is logged once');
+is($served, $last - $first + 1, 'every create was served');
+is(call($tf, 'DELETE', "/v2/domains/fill.example/records/$last")->{status},
+   403, 'the last create, refused by the full zone, granted nothing');
+is(call($tf, 'DELETE', "/v2/domains/fill.example/records/$first")->{status},
+   204, 'the first grant stands');
 
 # what the API saw
 my $calls = $http->get("http://127.0.0.1:$api/calls")->{content};

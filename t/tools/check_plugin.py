@@ -31,6 +31,9 @@ seen = []
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # one write per response: no delayed-ACK stall between head and body
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
     root = None
 
     def log_message(self, fmt, *args):

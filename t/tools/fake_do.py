@@ -36,6 +36,9 @@ state = {"next": 3352890, "records": {}, "calls": []}
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # one write per response: no delayed-ACK stall between head and body
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         pass
