@@ -42,8 +42,9 @@ system("$python $mint keygen $prefix/conf/keys/k >/dev/null") == 0
     or BAIL_OUT("keygen failed");
 
 sub mint_token {
-    my ($scope) = @_;
-    my $tok = `printf 'do-secret' | $python $mint mint --key $prefix/conf/keys/k/private.pem --scopes $scope`;
+    my ($scope, $ttl) = @_;
+    $ttl //= 3600;
+    my $tok = `printf 'do-secret' | $python $mint mint --key $prefix/conf/keys/k/private.pem --scopes $scope --ttl $ttl`;
     chomp $tok;
     return $tok;
 }
@@ -93,6 +94,7 @@ print $fh standalone_head($prefix), <<"_EOC_";
         location /v2/ {
             magic_token on;
             magic_token_key keys/k/private.pem;
+            magic_token_leeway 60s;
             proxy_set_header Authorization "Bearer \$magic_token_credential";
             proxy_pass http://127.0.0.1:$api;
         }
@@ -256,6 +258,22 @@ for (1 .. 30) {
     select undef, undef, undef, 0.1;
 }
 is($st, 403, 'a grant past its ttl is refused');
+
+# grants end with the token's exp, even where a leeway still takes it
+my $te = mint_token('dns01', 2);
+my ($er, $eid) = create($te, 'e1');
+my ($er2, $eid2) = create($te, 'e2');
+is(call($te, 'DELETE', "$records/$eid")->{status}, 204,
+   'a token about to expire deletes its record');
+$st = '';
+for (1 .. 40) {
+    $st = call($te, 'DELETE', "$records/$eid2")->{status};
+    last if $st == 403;
+    select undef, undef, undef, 0.1;
+}
+is($st, 403, "its other grant ends at the token's exp (1 h ttl)");
+is(call($te, 'POST', $records, '{}')->{status}, 201,
+   'while the token itself is still taken (leeway)');
 
 # a full zone: grants refused, said once, requests served
 my $tf = mint_token('fill');

@@ -9,7 +9,7 @@ use MagicToken::Test;
 
 our %tok;
 $tok{$_} = mint(credential => "cred-$_", scopes => ['dns01'])
-    for qw(b1 b2 b3 b4 b5 b6 b7 b8);
+    for qw(b1 b2 b3 b4 b5 b6 b7 b8 b9);
 $tok{$_} = mint(credential => "cred-$_", scopes => ['jobs'])
     for qw(jobs jobs2);
 $tok{allowed} = mint(credential => 'cred-allowed',
@@ -315,4 +315,30 @@ $::http_config =~ s/status=202/status=201/r
 --- error_code eval
 [201, 200, 403, 200]
 --- no_error_log
+[alert]
+
+
+
+=== TEST 10: with magic_token_cache: the cached token makes and uses grants
+--- config
+    location / {
+        magic_token on;
+        magic_token_key $TEST_NGINX_KEYS/private.pem;
+        magic_token_cache size=10;
+        proxy_set_header Authorization "Bearer $magic_token_credential";
+        proxy_set_header X-Scope $magic_token_scope;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+--- request eval
+["GET /v2/domains/example.com/records",
+ "POST /v2/domains/example.com/records\n{}",
+ "DELETE /v2/domains/example.com/records/42",
+ "DELETE /v2/domains/example.com/records/42"]
+--- more_headers eval
+["Authorization: Bearer $::tok{b9}", "Authorization: Bearer $::tok{b9}",
+ "Authorization: Bearer $::tok{b9}", "Authorization: Bearer $::tok{b1}"]
+--- error_code eval
+[403, 201, 200, 403]
+--- no_error_log
+[error]
 [alert]
