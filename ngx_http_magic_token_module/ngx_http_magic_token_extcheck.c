@@ -94,6 +94,10 @@ static ngx_int_t ngx_http_magic_token_check_body_filter(
     ngx_http_request_t *r, ngx_chain_t *in);
 
 
+static char *ngx_http_magic_token_check_claims(ngx_conf_t *cf,
+    ngx_http_magic_token_check_conf_t *cc, ngx_str_t *value);
+static char *ngx_http_magic_token_check_named(ngx_conf_t *cf,
+    ngx_http_magic_token_main_conf_t *mmcf, ngx_str_t *name);
 static ngx_uint_t ngx_http_magic_token_check_name_char(u_char c);
 static void ngx_http_magic_token_check_free_rules(void *data);
 
@@ -683,11 +687,8 @@ ngx_http_magic_token_check_scope(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_magic_token_main_conf_t *mmcf = conf;
 
-    u_char                             *p, *last, *start;
-    ngx_str_t                          *value, *claim, name;
-    ngx_uint_t                          i, m;
-    mt_named_scope_t                   *scope;
-    ngx_pool_cleanup_t                 *cln;
+    ngx_str_t                          *value, name;
+    ngx_uint_t                          i;
     ngx_http_magic_token_check_conf_t  *cc;
 
     value = cf->args->elts;
@@ -697,26 +698,6 @@ ngx_http_magic_token_check_scope(ngx_conf_t *cf, ngx_command_t *cmd,
                            "magic_token_check \"%V\": \"%V\" is not a URI",
                            &value[1], &value[2]);
         return NGX_CONF_ERROR;
-    }
-
-    if (mmcf->scopes == NULL) {
-        mmcf->scopes = ngx_array_create(cf->pool, 4, sizeof(mt_named_scope_t));
-        if (mmcf->scopes == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    scope = mmcf->scopes->elts;
-
-    for (i = 0; i < mmcf->scopes->nelts; i++) {
-        if (scope[i].name_len == value[1].len
-            && ngx_strncmp(scope[i].name, value[1].data, value[1].len) == 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "duplicate magic_token_scope \"%V\"",
-                               &value[1]);
-            return NGX_CONF_ERROR;
-        }
     }
 
     if (mmcf->checks == NULL) {
@@ -761,44 +742,10 @@ ngx_http_magic_token_check_scope(ngx_conf_t *cf, ngx_command_t *cmd,
         if (ngx_strncmp(value[i].data, "claims=", 7) == 0
             && value[i].len > 7)
         {
-            cc->claims = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
-            if (cc->claims == NULL) {
+            if (ngx_http_magic_token_check_claims(cf, cc, &value[i])
+                != NGX_CONF_OK)
+            {
                 return NGX_CONF_ERROR;
-            }
-
-            last = value[i].data + value[i].len;
-
-            for (start = value[i].data + 7; start < last; start = p + 1) {
-                p = ngx_strlchr(start, last, ',');
-                p = p ? p : last;
-
-                for (m = 0; start + m < p; m++) {
-                    if (!ngx_http_magic_token_check_name_char(start[m])) {
-                        break;
-                    }
-                }
-
-                if (p == start || start + m != p) {
-                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                       "invalid parameter \"%V\": claim "
-                                       "names are [A-Za-z0-9_-]+, separated "
-                                       "by commas", &value[i]);
-                    return NGX_CONF_ERROR;
-                }
-
-                claim = ngx_array_push(cc->claims);
-                if (claim == NULL) {
-                    return NGX_CONF_ERROR;
-                }
-
-                /* NUL-terminated, for json_object_get() */
-                claim->len = p - start;
-                claim->data = ngx_pnalloc(cf->pool, claim->len + 1);
-                if (claim->data == NULL) {
-                    return NGX_CONF_ERROR;
-                }
-
-                ngx_cpystrn(claim->data, start, claim->len + 1);
             }
 
             continue;
@@ -809,15 +756,100 @@ ngx_http_magic_token_check_scope(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    /* a named scope without entries: the token names it, none matches */
+    return ngx_http_magic_token_check_named(cf, mmcf, &value[1]);
+}
+
+
+/* claims=name,...: names NUL-terminated, for json_object_get() */
+static char *
+ngx_http_magic_token_check_claims(ngx_conf_t *cf,
+    ngx_http_magic_token_check_conf_t *cc, ngx_str_t *value)
+{
+    u_char      *p, *last, *start;
+    ngx_str_t   *claim;
+    ngx_uint_t   m;
+
+    cc->claims = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+    if (cc->claims == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    last = value->data + value->len;
+
+    for (start = value->data + 7; start < last; start = p + 1) {
+        p = ngx_strlchr(start, last, ',');
+        p = p ? p : last;
+
+        for (m = 0; start + m < p; m++) {
+            if (!ngx_http_magic_token_check_name_char(start[m])) {
+                break;
+            }
+        }
+
+        if (p == start || start + m != p || (p < last && p + 1 == last)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": claim names are "
+                               "[A-Za-z0-9_-]+, separated by commas", value);
+            return NGX_CONF_ERROR;
+        }
+
+        claim = ngx_array_push(cc->claims);
+        if (claim == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        claim->len = p - start;
+        claim->data = ngx_pnalloc(cf->pool, claim->len + 1);
+        if (claim->data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_cpystrn(claim->data, start, claim->len + 1);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The check's name among the named scopes, without entries: a token may
+ * name it, no entry of it ever matches
+ */
+static char *
+ngx_http_magic_token_check_named(ngx_conf_t *cf,
+    ngx_http_magic_token_main_conf_t *mmcf, ngx_str_t *name)
+{
+    ngx_uint_t           i, m;
+    mt_named_scope_t    *scope;
+    ngx_pool_cleanup_t  *cln;
+
+    if (mmcf->scopes == NULL) {
+        mmcf->scopes = ngx_array_create(cf->pool, 4, sizeof(mt_named_scope_t));
+        if (mmcf->scopes == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    scope = mmcf->scopes->elts;
+
+    for (i = 0; i < mmcf->scopes->nelts; i++) {
+        if (scope[i].name_len == name->len
+            && ngx_strncmp(scope[i].name, name->data, name->len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate magic_token_scope \"%V\"", name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
     scope = ngx_array_push(mmcf->scopes);
     if (scope == NULL) {
         return NGX_CONF_ERROR;
     }
 
     ngx_memzero(scope, sizeof(mt_named_scope_t));
-    scope->name = (char *) value[1].data;
-    scope->name_len = value[1].len;
+    scope->name = (char *) name->data;
+    scope->name_len = name->len;
 
     for (m = MT_MATCH_FULL; m <= MT_MATCH_PREFIX; m++) {
         cln = ngx_pool_cleanup_add(cf->pool, 0);

@@ -41,6 +41,8 @@ our %tok = (
          qr/duplicate magic_token_scope "ext"/],
         ['empty claim',    'magic_token_check ext /_c claims=sub,,aud;',
          qr/invalid parameter "claims=sub,,aud": claim names are \[A-Za-z0-9_-\]\+, separated by commas/],
+        ['trailing comma', 'magic_token_check ext /_c claims=sub,;',
+         qr/invalid parameter "claims=sub,": claim names/],
         ['odd claim',      'magic_token_check ext /_c claims=a.b;',
          qr/invalid parameter "claims=a\.b": claim names/],
         ['bad response',   'magic_token_check ext /_c response=seen;',
