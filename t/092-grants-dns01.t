@@ -288,7 +288,7 @@ for my $i (1 .. 1000) {
         last if $full = () = $l =~ /magic_token_zone "small" is full/g;
     }
 }
-diag("the zone filled after " . ($last - $first + 1) . " creates");
+note("the zone filled after " . ($last - $first + 1) . " creates");
 is($full, 1, 'the full zone is logged once');
 is($served, $last - $first + 1, 'every create was served');
 is(call($tf, 'DELETE', "/v2/domains/fill.example/records/$last")->{status},
