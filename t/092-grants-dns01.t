@@ -91,6 +91,9 @@ print $fh standalone_head($prefix), <<"_EOC_";
 
     server {
         listen 127.0.0.1:$port;
+        location = /metrics {
+            magic_token_status;
+        }
         location /v2/ {
             magic_token on;
             magic_token_key keys/k/private.pem;
@@ -295,6 +298,22 @@ is(call($tf, 'DELETE', "/v2/domains/fill.example/records/$last")->{status},
    403, 'the last create, refused by the full zone, granted nothing');
 is(call($tf, 'DELETE', "/v2/domains/fill.example/records/$first")->{status},
    204, 'the first grant stands');
+
+# the zones' counters (magic_token_status)
+my $m = $http->get("http://127.0.0.1:$port/metrics")->{content} // '';
+sub metric { ($m =~ /^\Q$_[0]\E\{zone="\Q$_[1]\E"\} (\d+)$/m)[0] // 'none' }
+# made: A 3 (two, then one before the reload), C 3, E 2, quick 2;
+# used: A 3, C 1, E 1, quick 1, and the polls until 403
+is(metric('magic_token_grants_made_total', 'state'), 10,
+   'magic_token_grants_made_total');
+ok(metric('magic_token_grants_used_total', 'state') >= 6,
+   'magic_token_grants_used_total');
+ok(metric('magic_token_grants', 'state') <= 10, 'magic_token_grants');
+is(metric('magic_token_grants', 'small'),
+   metric('magic_token_grants_made_total', 'small'),
+   'the small zone holds every grant it made (a used one stays)');
+ok(metric('magic_token_zone_full_total', 'small') >= 1,
+   'the small zone counted its refusals');
 
 # what the API saw
 my $calls = $http->get("http://127.0.0.1:$api/calls")->{content};

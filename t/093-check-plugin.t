@@ -81,6 +81,10 @@ print $fh standalone_head($prefix), <<"_EOC_";
     server {
         listen 127.0.0.1:$port;
 
+        location = /metrics {
+            magic_token_status;
+        }
+
         location /v2/ {
             magic_token on;
             magic_token_key keys/k/private.pem;
@@ -198,6 +202,11 @@ is($hook->{headers}{'x-magic-token-path'}, $records, 'and the request');
 ok(!grep({ $_->{method} eq 'POST'
            && ($_->{headers}{'x-magic-token-status'} // '') eq '403' } @seen),
    'a refused request calls no hook');
+
+my $m = $http->get("http://127.0.0.1:$port/metrics")->{content} // '';
+my ($checks) = $m =~ /^magic_token_checks_total\{zone="state"\} (\d+)$/m;
+ok(($checks // 0) >= 6, "magic_token_checks_total counts the checks ($checks)")
+    or diag($m);
 
 my $log = do { local (@ARGV, $/) = "$prefix/logs/error.log"; <> };
 like($log, qr/magic_token_check "dns01": "\/_dns01" answered 504/,
