@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """fake_do.py - a local stand-in for DigitalOcean's domain records API (TEST ONLY).
 
-Serves on 127.0.0.1:PORT, for t/092-grants-dns01.t:
+Serves on 127.0.0.1:PORT, for t/096-grants-dns01.t:
 
   POST   /v2/domains/DOMAIN/records       201 {"domain_record": {"id": N, ...}}
                                           with a fresh N; 422 when the body's

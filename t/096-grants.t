@@ -1,7 +1,7 @@
 # magic_token_grant: what "nginx -t" says about the directive, and grants
 # made and used within one nginx (several requests per block, each block
 # with tokens of its own).  The DNS-01 example end to end, reloads and
-# expiry: t/092-grants-dns01.t.
+# expiry: t/096-grants-dns01.t.
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::Nginx::Socket 'no_plan';

@@ -1,7 +1,7 @@
 # magic_token_check: a named scope decided by a subrequest to the
 # operator's location.  Here the deciding locations are nginx's own
 # (return, proxy_pass to a closed port); the python plugin service with
-# a response hook: t/093-check-plugin.t.
+# a response hook: t/097-check-plugin.t.
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::Nginx::Socket 'no_plan';
