@@ -441,6 +441,75 @@ mt_err_t mt_token_decrypt(mt_token_t *t, const mt_keyset_t *ks);
 void mt_token_clear(mt_token_t *t);
 
 
+
+/* ---- grants (mt_grant.c) ----------------------------------------- */
+
+/*
+ * A grant rule: a response to a trigger request ("METHOD regex", Python
+ * re syntax, matched against the whole path, case-sensitive) allows
+ * its token one more exact request, "METHOD /path", from a template in
+ * which $1 .. $9 are the trigger's captures and $json the value at a
+ * dotted path ("domain_record.id", "items.0.id") of the JSON response.
+ * Captures and values are [A-Za-z0-9._-]{1,64}, not only dots: a
+ * response or a request can never bring path or regex syntax into a
+ * grant.
+ */
+#define MT_GRANT_MAX_VALUE      64
+#define MT_GRANT_MAX_LEN        MT_MAX_RULE_LEN
+#define MT_GRANT_MAX_DEPTH      8
+#define MT_GRANT_MAX_CAPTURES   9
+
+typedef struct mt_grant_rule_s  mt_grant_rule_t;
+
+typedef struct {
+    size_t      n;              /* captures set: 1 .. n */
+    size_t      len[MT_GRANT_MAX_CAPTURES + 1];
+    char        val[MT_GRANT_MAX_CAPTURES + 1][MT_GRANT_MAX_VALUE + 1];
+} mt_grant_match_t;
+
+/* json_path may be NULL (len 0): then the template must not use $json */
+mt_err_t mt_grant_rule_new(mt_grant_rule_t **out, const char *trigger,
+    size_t trigger_len, const char *tmpl, size_t tmpl_len,
+    const char *json_path, size_t json_path_len, char *errbuf,
+    size_t errlen);
+void mt_grant_rule_free(mt_grant_rule_t *rule);
+
+/* does the rule read the response body ($json)? */
+int mt_grant_needs_body(const mt_grant_rule_t *rule);
+
+/*
+ * MT_OK and the captures in m when (method, path) is a trigger;
+ * MT_ERR_SCOPE_DENIED when it is not, or when a capture is not a safe
+ * value.
+ */
+mt_err_t mt_grant_trigger(const mt_grant_rule_t *rule, const char *method,
+    size_t method_len, const char *path, size_t path_len,
+    mt_grant_match_t *m);
+
+/*
+ * The granted "METHOD /path" into out (outsize bytes, NUL-terminated).
+ * body: the whole response body when the rule needs it.  MT_ERR_MALFORMED
+ * when the body is not JSON or the value is missing, not a string or
+ * integer, or not a safe value; MT_ERR_TOO_LARGE when out is too small.
+ */
+mt_err_t mt_grant_expand(const mt_grant_rule_t *rule,
+    const mt_grant_match_t *m, const char *body, size_t body_len,
+    char *out, size_t outsize, size_t *out_len);
+
+/*
+ * The value at a dotted path in a JSON document (an object or array at
+ * the top; duplicate member names refused; a number segment indexes an
+ * array) as text: a string as it is, an integer in decimal; then it
+ * must be a safe value.
+ */
+mt_err_t mt_grant_json_value(const char *json, size_t len,
+    const char *path, size_t path_len, char *out, size_t outsize,
+    size_t *out_len);
+
+/* [A-Za-z0-9._-]{1,64}, not only dots */
+int mt_grant_safe_value(const char *v, size_t len);
+
+
 /* ---- minting (mt_mint.c) ---------------------------------------- */
 
 typedef struct {

@@ -223,6 +223,20 @@ static ngx_command_t  ngx_http_magic_token_commands[] = {
       0,
       NULL },
 
+    { ngx_string("magic_token_grant"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_magic_token_grant,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("magic_token_check"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_magic_token_check_scope,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -292,6 +306,10 @@ ngx_http_magic_token_handler(ngx_http_request_t *r)
         ctx->error = MT_OK;
         ctx->passed = 1;
         return NGX_OK;
+    }
+
+    if (rc == NGX_AGAIN) {
+        return NGX_AGAIN;
     }
 
     if (rc == NGX_ERROR) {
@@ -493,7 +511,8 @@ ngx_http_magic_token_id(ngx_http_magic_token_ctx_t *ctx)
 
 /*
  * NGX_OK: the request may go on; NGX_DECLINED: refused, ctx->error
- * says why; NGX_ERROR: an internal error.
+ * says why; NGX_AGAIN: a magic_token_check subrequest runs (main
+ * requests only); NGX_ERROR: an internal error.
  */
 ngx_int_t
 ngx_http_magic_token_check(ngx_http_request_t *r,
@@ -501,6 +520,7 @@ ngx_http_magic_token_check(ngx_http_request_t *r,
 {
     size_t       matched_len;
     mt_err_t     rc;
+    ngx_int_t    n;
     ngx_str_t    path;
     const char  *matched;
 
@@ -556,6 +576,15 @@ ngx_http_magic_token_check(ngx_http_request_t *r,
                             (char *) r->method_name.data,
                             r->method_name.len, (char *) path.data,
                             path.len, &matched, &matched_len);
+
+    n = ngx_http_magic_token_check_scopes(r, ctx, &path, &rc, &matched,
+                                          &matched_len);
+    if (n != NGX_OK) {
+        return n;               /* NGX_AGAIN: a magic_token_check runs */
+    }
+
+    rc = ngx_http_magic_token_grant_check(r, ctx, &path, rc, &matched,
+                                          &matched_len);
     if (rc != MT_OK) {
         ctx->error = rc;
         return rc == MT_ERR_NOMEM ? NGX_ERROR : NGX_DECLINED;
@@ -1768,6 +1797,14 @@ ngx_http_magic_token_init(ngx_conf_t *cf)
     }
 
     if (ngx_http_magic_token_revoke_postconf(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_magic_token_grant_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_magic_token_check_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 

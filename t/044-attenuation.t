@@ -73,6 +73,7 @@ $c{aud} = att($c{root}, h1(), '--aud', 'ci');
 $c{aud_ok} = att(root('--aud', 'ci', '--aud', 'deploy'), h1(), '--aud', 'ci');
 $c{named} = att($c{root}, h1(), '--scope', 'issues');
 $c{hop} = att($c{root}, h1(), '--allowed', 'GET /hop/c/.*');
+$c{chk} = att($c{root}, h1(), '--scope', 'chk');
 $c{sr} = att($c{root}, h1(), '--allowed', 'GET /sr/x');
 $c{sr_ok} = att($c{root}, h1(), '--allowed', 'GET /(sr/x|a/pulls)');
 $c{big} = att($c{root}, h1(), map { ('--allowed', "GET /a/x$_") } 1 .. 40);
@@ -124,6 +125,7 @@ $c{pyjwt} = sh_out($python, repo_root() . '/t/tools/interop/chain_py.py',
 default_http_config(<<'_EOC_');
     magic_token_scope issues "GET /a/issues/.*";
     magic_token_zone rz:1m revocations=$TEST_NGINX_MT044_REVOKED;
+    magic_token_check chk /_chk;
 _EOC_
 
 default_config(<<'_EOC_');
@@ -171,6 +173,11 @@ default_config(<<'_EOC_');
         magic_token on;
         auth_request /a/pulls;
         proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+
+    # the operator's check: allows everything
+    location = /_chk {
+        return 204;
     }
 
     location = /__magictoken {
@@ -429,3 +436,16 @@ GET /rv/x
 --- error_code: 401
 --- response_headers
 X-Error: revoked
+
+
+
+=== TEST 24: a magic_token_check scope allows nothing through a link
+The check allows every request it is asked about, but a link's scopes
+count by their entries only, and a check scope has none.
+--- request
+GET /a/x
+--- more_headers eval
+"Authorization: Bearer $::c{chk}"
+--- error_code: 403
+--- response_headers
+X-Error: scope_denied
