@@ -420,6 +420,7 @@ ngx_http_magic_token_verify_token(ngx_http_request_t *r,
     ctx->keys = mlcf->keys;
     ctx->scope_match = mlcf->scope_match;
     ctx->leeway = mlcf->leeway;
+    ctx->chain = NULL;
     ngx_str_null(&ctx->scope);
 
     if (token->len == 0) {
@@ -437,6 +438,10 @@ ngx_http_magic_token_verify_token(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    if (mt_chain_is_chain((char *) token->data, token->len)) {
+        return ngx_http_magic_token_chain_verify(r, mlcf, ctx, token);
+    }
+
     /* a hit: verified and decrypted before, ctx->token is borrowed */
     if (mlcf->cache
         && ngx_http_magic_token_cache_lookup(r, mlcf->cache, ctx) == NGX_OK)
@@ -452,6 +457,12 @@ ngx_http_magic_token_verify_token(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    /* an attenuable root alone: links could have been stripped */
+    if (rc == MT_OK && mt_token_is_open(&ctx->token)) {
+        mt_token_clear(&ctx->token);
+        rc = MT_ERR_INVALID_CLAIMS;
+    }
+
     ctx->error = rc;
     ctx->verified = (rc == MT_OK);
 
@@ -465,22 +476,31 @@ ngx_http_magic_token_verify_token(ngx_http_request_t *r,
  * every request.  The id hashes the signed part only: an ECDSA
  * signature can be altered (s to n - s) and stay valid, the header and
  * claims cannot.  ctx->raw stays valid for the request's life (a
- * request header, or a value in the request pool).
+ * request header, or a value in the request pool).  For a chain
+ * (docs/attenuation.md), the root's signed part.
  */
 const char *
 ngx_http_magic_token_id(ngx_http_magic_token_ctx_t *ctx)
 {
-    u_char  *p, *start;
+    u_char  *p, *start, *end;
 
     if (!ctx->hashed) {
         start = ctx->raw.data;
 
-        for (p = start + ctx->raw.len; p > start && p[-1] != '.'; p--) {
+        /* a chain's id is its root's: revoking the root revokes them all */
+        end = ngx_strlchr(start, start + ctx->raw.len, MT_CHAIN_SEP);
+
+        if (end == NULL) {
+            end = start + ctx->raw.len;
+        }
+
+        for (p = end; p > start && p[-1] != '.'; p--) {
             /* void */
         }
 
         mt_hash_hex(ctx->hash, start,
-                    p > start ? (size_t) (p - 1 - start) : ctx->raw.len);
+                    p > start ? (size_t) (p - 1 - start)
+                              : (size_t) (end - start));
 
         ctx->hashed = 1;
     }
@@ -534,6 +554,11 @@ ngx_http_magic_token_check(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
+    rc = ngx_http_magic_token_chain_check(r, mlcf, ctx, &path);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     if (!mlcf->scope_required
         && ctx->token.scopes == NULL
         && json_object_get(ctx->token.jws.claims, "allowed") == NULL)
@@ -579,7 +604,7 @@ decrypt:
 
         ctx->decrypted = 1;
 
-        if (mlcf->cache) {
+        if (mlcf->cache && ctx->chain == NULL) {
             ngx_http_magic_token_cache_store(r, mlcf->cache, ctx);
         }
     }
@@ -856,6 +881,7 @@ ngx_http_magic_token_retire(ngx_http_request_t *r,
 
     ngx_memzero(&ctx->token, sizeof(mt_token_t));
     ctx->cache_entry = NULL;
+    ctx->chain = NULL;          /* freed with the request */
 
     return NGX_OK;
 }

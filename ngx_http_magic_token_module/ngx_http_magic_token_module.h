@@ -186,6 +186,9 @@ typedef struct {
 
     void                       *grant;      /* ..._grant.c: triggers */
     void                       *check;      /* ..._extcheck.c */
+
+    /* a chain's links, token holding its root; freed with the request */
+    mt_chain_t                 *chain;
 } ngx_http_magic_token_ctx_t;
 
 
@@ -269,6 +272,13 @@ ngx_int_t ngx_http_magic_token_check_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_magic_token_check_scopes(ngx_http_request_t *r,
     ngx_http_magic_token_ctx_t *ctx, ngx_str_t *path, mt_err_t *rc,
     const char **matched, size_t *matched_len);
+
+ngx_int_t ngx_http_magic_token_chain_verify(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx,
+    ngx_str_t *token);
+ngx_int_t ngx_http_magic_token_chain_check(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx,
+    ngx_str_t *path);
 
 ngx_int_t ngx_http_magic_token_subrequest_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_magic_token_subrequest_ctx(ngx_http_request_t *r,
