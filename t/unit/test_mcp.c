@@ -243,6 +243,72 @@ test_bounds(const mt_rules_t *const *rules, size_t n)
 }
 
 
+static int
+scope_known(void *data, const char *name, size_t len)
+{
+    (void) data;
+    (void) name;
+    (void) len;
+
+    return 1;
+}
+
+
+/* the issuer and the CLI (mt_mint.c): "mcp" checked and carried */
+static void
+test_mint(void)
+{
+    char              err[256];
+    size_t            cred_len;
+    json_t           *req, *claims, *refresh, *again, *mcp;
+    const char       *cred;
+    mt_mint_policy_t  policy = { 3600, 0, scope_known, NULL };
+
+    mcp = json_loads("{\"tools\":[\"get_.*\"],\"prompts\":[\"review\"]}",
+                     0, NULL);
+    req = json_pack("{s:s, s:[s], s:O}", "token", "x", "allowed",
+                    "POST /mcp", "mcp", mcp);
+    is_int(mt_mint_claims(req, &policy, 1000, &claims, &cred, &cred_len,
+                          err, sizeof(err)), MT_OK, "mint: mcp accepted");
+    ok(json_equal(json_object_get(claims, "mcp"), mcp),
+       "mint: mcp in the claims as given");
+
+    is_int(mt_mint_refresh_claims(claims, 1000, 7200, &refresh), MT_OK,
+           "refresh: made");
+    json_decref(claims);
+
+    is_int(mt_mint_from_refresh(refresh, req, &policy, 2000, &again, err,
+                                sizeof(err)), MT_OK,
+           "refresh: the same mcp may be asked for");
+    ok(json_equal(json_object_get(again, "mcp"), mcp),
+       "refresh: mcp carried over");
+    json_decref(again);
+
+    json_object_set_new(req, "mcp", json_pack("{s:[s]}", "tools", ".*"));
+    is_int(mt_mint_from_refresh(refresh, req, &policy, 2000, &again, err,
+                                sizeof(err)), MT_ERR_SCOPE_DENIED,
+           "refresh: mcp cannot change");
+    json_decref(refresh);
+
+    is_int(mt_mint_claims(req, &policy, 1000, &claims, &cred, &cred_len,
+                          err, sizeof(err)), MT_OK, "mint: .* is a pattern");
+    json_decref(claims);
+
+    json_object_set_new(req, "mcp", json_pack("{s:[s]}", "tools", "("));
+    is_int(mt_mint_claims(req, &policy, 1000, &claims, &cred, &cred_len,
+                          err, sizeof(err)), MT_ERR_INVALID_CLAIMS,
+           "mint: a pattern that does not compile");
+
+    json_object_set_new(req, "mcp", json_pack("{s:[s]}", "deny", "x"));
+    is_int(mt_mint_claims(req, &policy, 1000, &claims, &cred, &cred_len,
+                          err, sizeof(err)), MT_ERR_INVALID_CLAIMS,
+           "mint: an unknown member");
+
+    json_decref(req);
+    json_decref(mcp);
+}
+
+
 int
 main(void)
 {
@@ -254,7 +320,7 @@ main(void)
 
     n = sizeof(cases) / sizeof(cases[0]);
 
-    plan((int) (2 * n + 18 + 5 + 8));
+    plan((int) (2 * n + 18 + 5 + 8 + 9));
 
     claims = json_loads("{\"mcp\":{\"tools\":[\"get_issue\",\"list_.*\"],"
                         "\"resources\":[\"repo://acme/.*\"]}}", 0, NULL);
@@ -291,6 +357,7 @@ main(void)
     test_claims();
     test_entries();
     test_bounds((const mt_rules_t *const *) rules, 3);
+    test_mint();
 
     mt_rules_free(rules[0]);
     mt_rules_free(rules[2]);
