@@ -656,7 +656,7 @@ ngx_http_magic_token_mcp_verdict(ngx_http_request_t *r,
                   "magic_token: MCP request refused: %s (token %s)",
                   mctx->verdict.message, ngx_http_magic_token_id(ctx));
 
-    if (ctx->error == MT_OK) {
+    if (ctx->error != MT_ERR_INVALID_CLAIMS) {
         ctx->error = MT_ERR_SCOPE_DENIED;
     }
 

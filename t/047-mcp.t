@@ -26,6 +26,27 @@ our %tok = (
                    claims => { mcp => '{"tool":["get_issue"]}' }),
 );
 
+# a token from the CLI: magic-token mint --mcp-tool ...
+sub cli_mint {
+    my @args = @_;
+    my $cred = keys_dir() . "/cred.cli.$$";
+    open my $out, '>', $cred or die "$cred: $!";
+    print $out 'cred-cli';
+    close $out;
+    open my $in, '-|', repo_root() . '/build/magic-token', 'mint',
+        '--key', keys_dir() . '/private.pem', '--credential-file', $cred,
+        @args or die "magic-token: $!";
+    my $t = do { local $/; <$in> };
+    close $in;
+    unlink $cred;
+    die "magic-token mint @args failed\n" if $? || !$t;
+    $t =~ s/\s+\z//;
+    return $t;
+}
+
+$tok{cli} = cli_mint('--allowed', 'POST /mcp', '--mcp-tool', 'get_.*',
+                     '--mcp-prompt', 'review');
+
 our $auth = "Authorization: Bearer $tok{gh}\nContent-Type: application/json";
 
 sub call {
@@ -71,6 +92,20 @@ sub seen {
         Test::More::isnt($rc, 0, "nginx -t refuses: $what");
         Test::More::like($err, $re, "$what: the message") or Test::More::diag($err);
     }
+
+    # conf-examples/mcp.conf passes nginx -t (with a test key, and
+    # without its TLS server: no certificate here)
+    open my $in, '<', repo_root() . '/conf-examples/mcp.conf' or die "mcp.conf: $!";
+    my $example = do { local $/; <$in> };
+    close $in;
+    my $kd = keys_dir();
+    $example =~ s{/etc/nginx/magic-token}{$kd}g;
+    $example =~ s{listen\s+443 ssl;}{listen 127.0.0.1:$ENV{TEST_NGINX_UPSTREAM_PORT};};
+    $example =~ s{^\s*ssl_certificate.*\n}{}mg;
+    $example =~ s{proxy_pass\s+https://api\.githubcopilot\.com/}{proxy_pass https://127.0.0.1:1/};   # no DNS here
+    my ($erc, $eerr) = nginx_config_check($example);
+    Test::More::is($erc, 0, 'conf-examples/mcp.conf passes nginx -t')
+        or Test::More::diag($eerr);
 
     my ($rc, $err) = nginx_config_check(
         "magic_token_mcp_scope r \"tool get_.*\" \"resource x://.*\" "
@@ -613,3 +648,23 @@ my $b = main::call(1, 'get_issue' . ('x' x 1500));
 . "Authorization: Bearer $::tok{gh}\r\nTransfer-Encoding: chunked\r\n\r\n"
 . sprintf("%x", length $b) . "\r\n$b\r\n0\r\n\r\n"
 --- error_code: 413
+
+
+
+=== TEST 47: a token from magic-token mint --mcp-tool: an allowed tool
+--- request eval
+"POST /mcp\n" . main::call(1, 'get_issue')
+--- more_headers eval
+"Authorization: Bearer $::tok{cli}"
+--- error_code: 200
+--- response_body eval
+main::seen('cred-cli', 'POST', main::call(1, 'get_issue'))
+
+
+
+=== TEST 48: ... and a forbidden one
+--- request eval
+"POST /mcp\n" . main::call(1, 'delete_repository')
+--- more_headers eval
+"Authorization: Bearer $::tok{cli}"
+--- error_code: 403
