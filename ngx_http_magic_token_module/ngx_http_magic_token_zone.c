@@ -37,6 +37,7 @@ static ngx_http_magic_token_zone_t *ngx_http_magic_token_zone_get(
  */
 static ngx_http_magic_token_zone_init_pt
     ngx_http_magic_token_zone_features[] = {
+    ngx_http_magic_token_shcache_init,
     NULL
 };
 

@@ -100,11 +100,11 @@ _EOC_
             or Test::More::diag($err);
     }
     for my $case (['magic_token_cache size=10 zone=tokens:10m;',
-                   qr/shared memory cache is not supported/],
+                   qr/name a zone that "magic_token_zone name:size" defines/],
                   ['magic_token_cache size=0;', qr/between 1 and 1000000/],
                   ['magic_token_cache size=1000001;', qr/between 1 and 1000000/],
                   ['magic_token_cache size=abc;', qr/between 1 and 1000000/],
-                  ['magic_token_cache ttl=10s;', qr/needs "off" or "size="/],
+                  ['magic_token_cache ttl=10s;', qr/needs "off", "size=" or "zone="/],
                   ['magic_token_cache size=10 ttl=0;', qr/positive time/],
                   ['magic_token_cache size=10 ttl=forever;', qr/positive time/],
                   ['magic_token_cache size=10 foo=bar;', qr/invalid parameter "foo=bar"/],
