@@ -47,9 +47,6 @@ struct mt_rules_s {
     size_t                  cap;
     mt_rule_t              *rules;
     pcre2_match_context    *mctx;
-    /* reused by every match of this list: one process, one match at a
-     * time; a request no longer allocates one */
-    pcre2_match_data       *md;
 };
 
 
@@ -67,13 +64,6 @@ mt_rules_new(mt_match_mode_t mode)
 
     rules->mctx = pcre2_match_context_create(NULL);
     if (rules->mctx == NULL) {
-        free(rules);
-        return NULL;
-    }
-
-    rules->md = pcre2_match_data_create(1, NULL);
-    if (rules->md == NULL) {
-        pcre2_match_context_free(rules->mctx);
         free(rules);
         return NULL;
     }
@@ -101,7 +91,6 @@ mt_rules_free(mt_rules_t *rules)
     }
 
     free(rules->rules);
-    pcre2_match_data_free(rules->md);
     pcre2_match_context_free(rules->mctx);
     free(rules);
 }
@@ -330,6 +319,7 @@ mt_rules_match(const mt_rules_t *rules, const char *method,
     int                 rc;
     size_t              i;
     const mt_rule_t    *rule;
+    pcre2_match_data   *md;
 
     /*
      * No legitimate path holds control characters; a decoded %0A would
@@ -339,6 +329,11 @@ mt_rules_match(const mt_rules_t *rules, const char *method,
         if ((unsigned char) path[i] < 0x20 || path[i] == 0x7f) {
             return MT_ERR_SCOPE_DENIED;
         }
+    }
+
+    md = pcre2_match_data_create(1, NULL);
+    if (md == NULL) {
+        return MT_ERR_NOMEM;
     }
 
     for (i = 0; i < rules->n; i++) {
@@ -351,10 +346,11 @@ mt_rules_match(const mt_rules_t *rules, const char *method,
             continue;
         }
 
-        rc = pcre2_match(rule->re, (PCRE2_SPTR) path, path_len, 0, 0,
-                         rules->md, rules->mctx);
+        rc = pcre2_match(rule->re, (PCRE2_SPTR) path, path_len, 0, 0, md,
+                         rules->mctx);
 
         if (rc >= 0) {
+            pcre2_match_data_free(md);
             *matched = rule->entry;
             *matched_len = rule->entry_len;
             return MT_OK;
@@ -362,6 +358,8 @@ mt_rules_match(const mt_rules_t *rules, const char *method,
 
         /* PCRE2_ERROR_NOMATCH or a limit: this rule does not allow */
     }
+
+    pcre2_match_data_free(md);
 
     return MT_ERR_SCOPE_DENIED;
 }
