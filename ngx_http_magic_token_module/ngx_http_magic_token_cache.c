@@ -109,6 +109,7 @@ static void ngx_http_magic_token_cache_unlink(
     ngx_http_magic_token_cache_entry_t *e);
 static void ngx_http_magic_token_cache_free_entry(
     ngx_http_magic_token_cache_entry_t *e);
+static void ngx_http_magic_token_cache_claims_cleanup(void *data);
 static void ngx_http_magic_token_cache_cleanup(void *data);
 
 
@@ -464,11 +465,14 @@ ngx_http_magic_token_cache_keep(ngx_http_request_t *r,
     e->linked = 1;
 
     /*
-     * The JOSE header is read by the verification only (alg, kid, crit):
-     * not kept, a few hundred bytes less per entry.
+     * The JOSE header is read by the verification only (alg, kid, crit),
+     * the credential's ciphertext by the decryption only: not kept, a few
+     * hundred bytes less per entry each ($magic_token_claim_token reads
+     * it from the token's bytes: ngx_http_magic_token_cache_claim).
      */
     json_decref(ctx->token.jws.header);
     ctx->token.jws.header = NULL;
+    (void) json_object_del(ctx->token.jws.claims, "token");
 
     e->token = ctx->token;          /* ctx now borrows it */
 
@@ -537,6 +541,53 @@ ngx_http_magic_token_cache_times(ngx_http_magic_token_ctx_t *ctx, time_t now,
     *valid_from = (time_t) from;
 
     return NGX_OK;
+}
+
+
+/*
+ * A claim that a cached token no longer holds (the credential's
+ * ciphertext), read again from the token's bytes, which verified: *value
+ * lives as long as the request; NULL when the token has no such claim.
+ */
+ngx_int_t
+ngx_http_magic_token_cache_claim(ngx_http_request_t *r,
+    ngx_http_magic_token_ctx_t *ctx, const char *name, json_t **value)
+{
+    mt_err_t             rc;
+    mt_jws_t            *jws;
+    ngx_pool_cleanup_t  *cln;
+
+    *value = NULL;
+
+    if (ngx_strcmp(name, "token") != 0) {
+        return NGX_OK;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(mt_jws_t));
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    jws = cln->data;
+
+    rc = mt_jws_claims_attested(jws, (char *) ctx->raw.data, ctx->raw.len);
+    if (rc != MT_OK) {
+        ngx_memzero(jws, sizeof(mt_jws_t));
+        return rc == MT_ERR_NOMEM ? NGX_ERROR : NGX_OK;
+    }
+
+    cln->handler = ngx_http_magic_token_cache_claims_cleanup;
+
+    *value = json_object_get(jws->claims, name);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_magic_token_cache_claims_cleanup(void *data)
+{
+    mt_jws_clear(data);
 }
 
 

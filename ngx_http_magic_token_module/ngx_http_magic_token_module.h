@@ -214,6 +214,8 @@ ngx_int_t ngx_http_magic_token_cache_lookup(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
 void ngx_http_magic_token_cache_store(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
+ngx_int_t ngx_http_magic_token_cache_claim(ngx_http_request_t *r,
+    ngx_http_magic_token_ctx_t *ctx, const char *name, json_t **value);
 char *ngx_http_magic_token_cache_merge(ngx_conf_t *cf,
     ngx_http_magic_token_loc_conf_t *conf);
 

@@ -253,6 +253,13 @@ ngx_http_magic_token_claim_value(ngx_http_request_t *r,
 
     value = json_object_get(ctx->token.jws.claims, key);
 
+    if (value == NULL && ctx->cache_entry != NULL) {
+        /* a claim a cache entry does not keep */
+        if (ngx_http_magic_token_cache_claim(r, ctx, key, &value) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
     if (value == NULL || (strings_only && !json_is_string(value))) {
         v->not_found = 1;
         return NGX_OK;
