@@ -214,6 +214,7 @@ ngx_int_t ngx_http_magic_token_cache_lookup(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
 void ngx_http_magic_token_cache_store(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
+uint64_t ngx_http_magic_token_cache_hash(uint64_t seed, ngx_str_t *token);
 ngx_int_t ngx_http_magic_token_cache_claim(ngx_http_request_t *r,
     ngx_http_magic_token_ctx_t *ctx, const char *name, json_t **value);
 char *ngx_http_magic_token_cache_merge(ngx_conf_t *cf,

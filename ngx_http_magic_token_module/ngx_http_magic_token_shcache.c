@@ -23,13 +23,13 @@
  * the digest does: entries stay usable after "nginx -s reload" when the
  * keys are the same, and are never used with other keys.
  *
- * Lookup: MurmurHash64A of the token's bytes with a seed derived from
- * the zone's key (the same in every worker and across a reload that
- * keeps the zone; not in the zone), then the hash, the length, the
- * settings and every byte are compared.  Chains are bounded
- * (NGX_HTTP_MAGIC_TOKEN_SHCACHE_CHAIN); the least recently used entries
- * are evicted when the zone is full; a token that cannot be stored is
- * simply not cached.  Evicted and expired entries are wiped.
+ * Lookup: the worker cache's hash (ngx_http_magic_token_cache_hash)
+ * with a seed derived from the zone's key (the same in every worker and
+ * across a reload that keeps the zone; not in the zone), then the hash,
+ * the length, the settings and every byte are compared.  Chains are
+ * bounded (NGX_HTTP_MAGIC_TOKEN_SHCACHE_CHAIN); the least recently used
+ * entries are evicted when the zone is full; a token that cannot be
+ * stored is simply not cached.  Evicted and expired entries are wiped.
  */
 
 
@@ -170,43 +170,6 @@ ngx_http_magic_token_shcache_id(ngx_conf_t *cf,
 }
 
 
-static uint64_t
-ngx_http_magic_token_shcache_hash(uint64_t seed, const u_char *p, size_t len)
-{
-    uint64_t        h, k;
-    const uint64_t  m = 0xc6a4a7935bd1e995ULL;
-
-    /* MurmurHash64A (Austin Appleby, public domain), as the worker cache */
-
-    h = seed ^ (len * m);
-
-    for ( /* void */ ; len >= 8; p += 8, len -= 8) {
-        ngx_memcpy(&k, p, 8);
-
-        k *= m;
-        k ^= k >> 47;
-        k *= m;
-
-        h ^= k;
-        h *= m;
-    }
-
-    if (len) {
-        k = 0;
-        ngx_memcpy(&k, p, len);
-
-        h ^= k;
-        h *= m;
-    }
-
-    h ^= h >> 47;
-    h *= m;
-    h ^= h >> 47;
-
-    return h;
-}
-
-
 /*
  * NGX_OK: found in the zone; ctx->token holds the claims, the compiled
  * rules and the credential (owned by ctx), as after a full verification.
@@ -231,8 +194,7 @@ ngx_http_magic_token_shcache_lookup(ngx_http_request_t *r,
 
     sc = zone->sh->cache;
     now = ngx_time();
-    hash = ngx_http_magic_token_shcache_hash(zone->cache_seed, ctx->raw.data,
-                                             ctx->raw.len);
+    hash = ngx_http_magic_token_cache_hash(zone->cache_seed, &ctx->raw);
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -376,8 +338,7 @@ ngx_http_magic_token_shcache_store(ngx_http_request_t *r,
 
     sc = zone->sh->cache;
     now = ngx_time();
-    hash = ngx_http_magic_token_shcache_hash(zone->cache_seed, ctx->raw.data,
-                                             ctx->raw.len);
+    hash = ngx_http_magic_token_cache_hash(zone->cache_seed, &ctx->raw);
     size = offsetof(ngx_http_magic_token_shcache_node_t, data)
            + ctx->raw.len + len;
 
