@@ -464,13 +464,21 @@ ngx_http_magic_token_cache_keep(ngx_http_request_t *r,
 
     /*
      * The JOSE header is read by the verification only (alg, kid, crit),
-     * the credential's ciphertext by the decryption only: not kept, a few
-     * hundred bytes less per entry each ($magic_token_claim_token reads
-     * it from the token's bytes: ngx_http_magic_token_cache_claim).
+     * the credential's ciphertext by the decryption only, the "allowed"
+     * entries by their compilation (the rules keep their text): not kept,
+     * a few hundred bytes less per entry each.  "allowed" stays present,
+     * as null, for the check that asks whether the token has it; the
+     * variables read both from the token's bytes
+     * (ngx_http_magic_token_cache_claim).
      */
     json_decref(ctx->token.jws.header);
     ctx->token.jws.header = NULL;
     (void) json_object_del(ctx->token.jws.claims, "token");
+
+    if (json_object_get(ctx->token.jws.claims, "allowed") != NULL) {
+        (void) json_object_set_new(ctx->token.jws.claims, "allowed",
+                                   json_null());
+    }
 
     e->token = ctx->token;          /* ctx now borrows it */
 
@@ -544,8 +552,9 @@ ngx_http_magic_token_cache_times(ngx_http_magic_token_ctx_t *ctx, time_t now,
 
 /*
  * A claim that a cached token no longer holds (the credential's
- * ciphertext), read again from the token's bytes, which verified: *value
- * lives as long as the request; NULL when the token has no such claim.
+ * ciphertext, "allowed"), read again from the token's bytes, which
+ * verified: *value lives as long as the request, NULL when the token has
+ * no such claim; left as it is for a claim the cache keeps.
  */
 ngx_int_t
 ngx_http_magic_token_cache_claim(ngx_http_request_t *r,
@@ -555,11 +564,11 @@ ngx_http_magic_token_cache_claim(ngx_http_request_t *r,
     mt_jws_t            *jws;
     ngx_pool_cleanup_t  *cln;
 
-    *value = NULL;
-
-    if (ngx_strcmp(name, "token") != 0) {
+    if (ngx_strcmp(name, "token") != 0 && ngx_strcmp(name, "allowed") != 0) {
         return NGX_OK;
     }
+
+    *value = NULL;
 
     cln = ngx_pool_cleanup_add(r->pool, sizeof(mt_jws_t));
     if (cln == NULL) {

@@ -253,7 +253,7 @@ ngx_http_magic_token_claim_value(ngx_http_request_t *r,
 
     value = json_object_get(ctx->token.jws.claims, key);
 
-    if (value == NULL && ctx->cache_entry != NULL) {
+    if (ctx->cache_entry != NULL && (value == NULL || json_is_null(value))) {
         /* a claim a cache entry does not keep */
         if (ngx_http_magic_token_cache_claim(r, ctx, key, &value) != NGX_OK) {
             return NGX_ERROR;

@@ -25,10 +25,11 @@ $tok{admin} = mint(credential => 'cred-admin', allowed => \@allowed,
 
 our $scope = 'GET /(api|aud|req|other|nocache|prefix|lru)/user';
 
-# the credential's ciphertext claim: not kept in a cache entry, read
-# again from the token's bytes on a hit
+# the credential's ciphertext and the "allowed" claims: not kept in a
+# cache entry, read again from the token's bytes on a hit
 use MIME::Base64 qw(decode_base64);
 use JSON::PP qw(decode_json);
+our $allowed_json = '["' . join('","', @allowed) . '"]';
 our $blob = do {
     my $p = (split /\./, $tok{a})[1];
     $p =~ tr{-_}{+/};
@@ -53,6 +54,7 @@ default_config(<<'_EOC_');
         add_header X-Id $magic_token_id always;
         add_header X-Sub $magic_token_claim_sub always;
         add_header X-Blob $magic_token_claim_token always;
+        add_header X-Allowed $magic_token_claim_allowed always;
         add_header X-Scope $magic_token_scope always;
         add_header X-Error $magic_token_error always;
         proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
@@ -172,7 +174,7 @@ GET /api/user
 --- response_body
 auth=[Bearer cred-A] method=GET uri=/api/user
 --- response_headers eval
-"X-Id: jti-a\nX-Sub: user-a\nX-Blob: $::blob\nX-Scope: $::scope\n!X-Error"
+"X-Id: jti-a\nX-Sub: user-a\nX-Blob: $::blob\nX-Allowed: $::allowed_json\nX-Scope: $::scope\n!X-Error"
 --- error_code: 200
 --- error_log
 magic_token cache miss
@@ -191,7 +193,7 @@ GET /hop/api/user
 --- response_body
 auth=[Bearer cred-A] method=GET uri=/api/user
 --- response_headers eval
-"X-Id: jti-a\nX-Sub: user-a\nX-Blob: $::blob\nX-Scope: $::scope\n!X-Error"
+"X-Id: jti-a\nX-Sub: user-a\nX-Blob: $::blob\nX-Allowed: $::allowed_json\nX-Scope: $::scope\n!X-Error"
 --- error_code: 200
 --- error_log
 magic_token cache store
