@@ -32,7 +32,7 @@ my $port   = ($ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984)
 plan skip_all => "no module at $module" unless -f $module;
 
 my $prefix = tempdir(CLEANUP => 1);
-make_path("$prefix/conf/keys", "$prefix/logs");
+make_path("$prefix/conf/keys", "$prefix/logs", "$prefix/tmp");
 
 for my $k (qw(a b c)) {
     system($python, $mint, 'keygen', "$prefix/conf/keys/$k") == 0
@@ -224,6 +224,23 @@ for my $ok ('magic_token_cache zone=tokens;',
     my ($rc, $out) = check_conf(sprintf($loc, 'magic_token_cache zone=later;')
                                 . "\nmagic_token_zone later:1m;");
     is($rc, 0, 'a zone defined further down') or diag $out;
+}
+
+{
+    # conf-examples/shared-cache.conf passes nginx -t (this module, a test key)
+    open my $in, '<', "$root/conf-examples/shared-cache.conf" or die $!;
+    my $conf = do { local $/; <$in> };
+    close $in;
+    $conf =~ s{^load_module \S+;}{load_module $module;}m;
+    $conf =~ s{keys/private\.pem}{keys/a/private.pem}g;
+    $conf =~ s{127\.0\.0\.1:8080}{127.0.0.1:$port}g;
+    $conf =~ s{127\.0\.0\.1:8081}{127.0.0.1:@{[$port + 1]}}g;
+    open my $fh, '>', "$prefix/conf/example.conf" or die $!;
+    print $fh $conf;
+    close $fh;
+    my $out = `$nginx -p $prefix/ -c conf/example.conf -e logs/test.log -t 2>&1`;
+    is($? >> 8, 0, 'conf-examples/shared-cache.conf passes nginx -t')
+        or diag $out;
 }
 
 # ---- two workers --------------------------------------------------------------
