@@ -221,7 +221,7 @@ cli-install: cli
 
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
-FUZZ_TARGETS  ?= base64 jws claims jwe scope mint jwks path
+FUZZ_TARGETS  ?= base64 jws claims jwe scope mint jwks path revoke
 FUZZ_DIR      := $(BUILD)/fuzz
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS   := -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 \
@@ -238,6 +238,7 @@ FUZZ_OPTS_scope  := -max_len=2048 -timeout=10
 FUZZ_OPTS_mint   := -max_len=4096 -timeout=10
 FUZZ_OPTS_jwks   := -max_len=4096 -timeout=30
 FUZZ_OPTS_path   := -max_len=4096 -timeout=10
+FUZZ_OPTS_revoke := -max_len=8192 -timeout=10
 
 ASAN_CC       ?= $(CC)
 ASAN_DIR      := $(BUILD)/asan
@@ -284,6 +285,7 @@ define FUZZ_RUN
 	        scope)  opts="$(FUZZ_OPTS_scope)" ;; \
 	        mint)   opts="$(FUZZ_OPTS_mint)" ;; \
 	        path)   opts="$(FUZZ_OPTS_path)" ;; \
+	        revoke) opts="$(FUZZ_OPTS_revoke)" ;; \
 	        *)      opts="$(FUZZ_OPTS_jwks)" ;; \
 	    esac; \
 	    echo "== fuzz_$$t: $(1) s $$opts"; \

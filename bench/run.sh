@@ -13,6 +13,9 @@
 #   (d) every signature algorithm (no credential) and every credential
 #       encryption (signed HS256) on the cold path
 #
+#   (m) magic_token_metrics: (b) with the requests counted in a zone,
+#       against (b) itself, in rounds of their own (metrics_rounds)
+#
 # CPU layout: the worker under test alone on one CPU (worker_cpu_affinity),
 # wrk and the upstream nginx on the other(s) (taskset / worker_cpu_affinity;
 # with 3 CPUs or more each has its own).  Every wrk run reports how busy
@@ -209,6 +212,71 @@ request = function()
 end
 EOF
 
+# ---- (m) magic_token_metrics on the cache-hit path -------------------------
+#
+# /bm/ is /b/ with its requests counted (magic_token_metrics, a zone and a
+# log-phase handler); metrics_rounds runs (b) and (bm) interleaved, b bm b
+# bm ..., BENCH_ROUNDS rounds of BENCH_DURATION s, and reports the median
+# of the per-round ratios; metrics_callgrind their instructions/request.
+
+METRICS_HTTP="magic_token_zone bench_metrics:1m;"
+METRICS_LOCATIONS="
+        location /bm/ {
+            magic_token on;
+            magic_token_key $K/rsa/private.pem;
+            magic_token_cache size=10000;
+            magic_token_metrics zone=bench_metrics label=bench;
+            proxy_set_header Authorization \"Bearer \$magic_token_credential\";
+            proxy_set_header Connection \"\";
+            proxy_pass http://backend;
+        }
+        location = /metrics {
+            magic_token_status;
+        }"
+
+metrics_rounds() {
+    local round k rps wcpu busy r_b r_bm c_b c_bm
+    local -a rps_b=() rps_bm=() ratios=() added=() busy_l=()
+    run warm-bm /bm/x 1 "$W/tok/main" >/dev/null
+    log "(m) (b) and (bm) interleaved: $ROUNDS rounds, ${DUR}s each"
+    for round in $(seq "$ROUNDS"); do
+        for k in b bm; do
+            read -r _ rps _ _ wcpu busy < <(run "m$k-$round" "/$k/x" "$DUR" "$W/tok/main")
+            if [ "$k" = b ]; then r_b=$rps; c_b=$wcpu; else r_bm=$rps; c_bm=$wcpu; fi
+            busy_l+=("$busy")
+        done
+        rps_b+=("$r_b"); rps_bm+=("$r_bm")
+        ratios+=("$(ratio "$r_bm" "$r_b")"); added+=("$(minus "$c_bm" "$c_b")")
+        log "round $round: rps b $r_b bm $r_bm"
+    done
+    # every request counted: the zone's allowed count covers the rounds
+    curl -s "http://127.0.0.1:$PORT/metrics" | grep -q \
+        '^magic_token_requests_allowed_total{zone="bench_metrics",label="bench"} [1-9]' \
+        || { echo "(bm): nothing counted" >&2; exit 1; }
+    {
+        echo
+        echo "### (m) magic_token_metrics on the cache-hit path"
+        echo
+        echo "(b) and (bm) = (b) with magic_token_metrics (zone=, label=), $ROUNDS rounds of ${DUR}s, interleaved;"
+        echo "medians; \"ratio\" is the median of the per-round (bm)/(b), \"added CPU\" of (bm) − (b)."
+        echo
+        echo "| (b) requests/s | (bm) requests/s | ratio (bm)/(b) | added CPU µs/req | worker busy % (min) |"
+        echo "|---:|---:|---:|---:|---:|"
+        echo "| $(median <<< "${rps_b[*]}") | $(median <<< "${rps_bm[*]}") | $(median <<< "${ratios[*]}") | $(median <<< "${added[*]}") | $(tr ' ' '\n' <<< "${busy_l[*]}" | sort -g | head -1) |"
+    } >> "$RESULTS"
+}
+
+metrics_callgrind() {
+    local base b bm
+    CG_CASES+=("bm /bm/x main")
+    base=$(cg_run "$W/cg/base-m")
+    CG_BASE=$base
+    b=$(cg mb /b/x "$CG_N" main)
+    bm=$(cg mbm /bm/x "$CG_N" main)
+    CG_ROWS+="
+| (bm) cache hit with magic_token_metrics | $bm | $(minus0 "$bm" "$CG_A") (+$(minus0 "$bm" "$b") to (b) in the same series: $b) |"
+}
+
 # ---- the two nginx --------------------------------------------------------
 
 cat > "$W/up/nginx.conf" <<EOF2
@@ -247,6 +315,7 @@ http {
     # upstream keep-alive; every location repeats Connection "" (a
     # location's proxy_set_header replaces the inherited ones)
     proxy_http_version 1.1;
+    $METRICS_HTTP
     server {
         listen 127.0.0.1:$PORT backlog=4096;
 
@@ -287,6 +356,7 @@ http {
             proxy_pass http://backend;
         }
 $ALG_LOCATIONS
+$METRICS_LOCATIONS
     }
 }
 EOF2
@@ -441,6 +511,8 @@ describe() {    # case label
     describe c2 "(c2) cache on, every request a new token (4000 tokens, size=1000)"
 } > "$RESULTS"
 
+metrics_rounds
+
 if [ -n "${BENCH_HOLD:-}" ]; then
     log "holding: worker $WORKER, port $PORT; token $W/tok/main"
     cp "$W/tok/main" "$OUT/token"
@@ -586,6 +658,7 @@ if [ "$CALLGRIND" = 1 ] && command -v valgrind >/dev/null; then
 | (c) magic token, cold: RS256 + RSA-OAEP credential | $CG_C | $(minus0 "$CG_C" "$CG_A") |
 | sig-RS256: signature only (no credential), cold | $CG_S | $(minus0 "$CG_S" "$CG_A") |
 | (c2) cache miss + store + evict | $CG_C2 | $(minus0 "$CG_C2" "$CG_A") |"
+    metrics_callgrind
 fi
 
 # ---- the core and OpenSSL alone --------------------------------------------

@@ -35,6 +35,7 @@ static const char  mt_cli_usage[] =
 "  mint      mint a token carrying an encrypted credential\n"
 "  inspect   show a token's header and claims, without verifying\n"
 "  verify    verify a token as the nginx module does\n"
+"  revoke    edit a magic_token_zone's revocations file\n"
 "\n"
 "  magic-token COMMAND --help    help for one command\n"
 "  magic-token --version\n"
@@ -100,6 +101,10 @@ main(int argc, char **argv)
 
     if (strcmp(cmd, "verify") == 0) {
         return mt_cli_verify(argc - 1, argv + 1);
+    }
+
+    if (strcmp(cmd, "revoke") == 0) {
+        return mt_cli_revoke(argc - 1, argv + 1);
     }
 
     mt_cli_error("unknown command \"%.64s\"; see magic-token --help", cmd);

@@ -35,6 +35,7 @@ int mt_cli_keygen(int argc, char **argv);
 int mt_cli_mint(int argc, char **argv);
 int mt_cli_inspect(int argc, char **argv);
 int mt_cli_verify(int argc, char **argv);
+int mt_cli_revoke(int argc, char **argv);
 
 
 /*

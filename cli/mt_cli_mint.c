@@ -37,6 +37,7 @@ typedef struct {
     const char     *credential_file;
     const char     *credential_arg;
     int             no_credential;
+    int             admin;          /* an admin token (magic_token_admin) */
     json_t         *req;            /* allowed, scopes, ttl, exp, ... */
 } mt_mint_conf_t;
 
@@ -49,6 +50,7 @@ static const char  mt_mint_usage[] =
 "                        [--ttl TIME | --exp UNIXTIME] [--aud AUD]...\n"
 "                        [--sub SUB] [--jti JTI]\n"
 "                        [--credential-file FILE | --no-credential]\n"
+"       magic-token mint (--key FILE | --secret FILE) --admin [--ttl TIME]\n"
 "\n"
 "Mint a magic token and print it, followed by a newline.  The API\n"
 "credential it carries is read from stdin (one trailing newline is\n"
@@ -78,6 +80,8 @@ static const char  mt_mint_usage[] =
 "  --credential-arg S  the credential itself (visible to other users in\n"
 "                      ps(1) and kept in shell history: avoid)\n"
 "  --no-credential     a token without a credential\n"
+"  --admin             an admin token for magic_token_admin: \"admin\":\n"
+"                      true, no credential, no allowed requests\n"
 "\n"
 "claims:\n"
 "  --allowed ENTRY     an allowed request, \"METHOD REGEX\" (repeatable)\n"
@@ -495,6 +499,14 @@ mt_mint_run(mt_mint_conf_t *conf)
         goto done;
     }
 
+    if (conf->admin
+        && (json_object_del(claims, "allowed") != 0
+            || json_object_set_new(claims, "admin", json_true()) != 0))
+    {
+        mt_cli_error("out of memory");
+        goto done;
+    }
+
     rc = mt_token_mint(&opts, claims,
                        conf->no_credential
                        ? NULL : (const unsigned char *) claim_cred,
@@ -571,6 +583,7 @@ mt_cli_mint(int argc, char **argv)
         { "credential-file", required_argument, NULL, 'f' },
         { "credential-arg",  required_argument, NULL, 'C' },
         { "no-credential",   no_argument,       NULL, 'N' },
+        { "admin",           no_argument,       NULL, 'D' },
         { "help",            no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -691,6 +704,10 @@ mt_cli_mint(int argc, char **argv)
             conf.no_credential = 1;
             break;
 
+        case 'D':
+            conf.admin = 1;
+            break;
+
         case 'h':
             fputs(mt_mint_usage, stdout);
             rv = MT_CLI_OK;
@@ -720,6 +737,23 @@ mt_cli_mint(int argc, char **argv)
         mt_cli_error("--no-credential, --credential-file and "
                      "--credential-arg exclude each other");
         goto done;
+    }
+
+    if (conf.admin) {
+        /* a token that carries a credential never administers */
+        if (conf.credential_file || conf.credential_arg
+            || json_object_get(conf.req, "allowed")
+            || json_object_get(conf.req, "scopes"))
+        {
+            mt_cli_error("--admin tokens carry no credential and allow no "
+                         "request");
+            goto done;
+        }
+
+        /* for mt_mint_claims(); taken out of the claims again */
+        conf.no_credential = 1;
+        json_object_set_new(conf.req, "allowed",
+                            json_pack("[s]", "GET /"));
     }
 
     if (conf.jwe_enc != NULL && conf.jwe_alg == NULL) {

@@ -531,6 +531,143 @@ mt_err_t mt_token_mint(const mt_mint_opts_t *opts, json_t *claims,
     size_t *out_len);
 
 
+/* ---- revocations (mt_revoke.c) ------------------------------------ */
+
+/*
+ * A revocation list: records of one of four kinds, each kept until its
+ * "until" time (the exp of the last token it refuses).  A file holds
+ * MT_REVOKE_HEADER, then one JSON object per line, each ended by "\n":
+ *
+ *   {"jti":"...","until":T}                 the token whose jti is ...
+ *   {"id":"...","until":T}                  the token whose id (16 hex
+ *                                           digits) or jti is ... (as
+ *                                           $magic_token_id shows it)
+ *   {"sub":"...","before":B,"until":T}      tokens of sub issued before B
+ *   {"aud":"...","before":B,"until":T}      tokens for aud issued before B
+ *   {"jti":"...","removed":true}            un-revokes (any kind)
+ *
+ * Records are applied in order; adding one that exists keeps the later
+ * before and until.  Anything else in a file is an error, reported with
+ * its line: a file never loads partly.
+ */
+#define MT_REVOKE_HEADER        "magic-token-revocations 1\n"
+#define MT_REVOKE_MAX_VALUE     256         /* bytes of a value */
+#define MT_REVOKE_MAX_ID        128         /* bytes of an id */
+#define MT_REVOKE_MAX_LINE      2048        /* a record and its "\n" */
+#define MT_REVOKE_MAX_RECORDS   1000000     /* distinct ones in a list */
+#define MT_REVOKE_MAX_FILE      (64 * 1024 * 1024)
+
+typedef enum {
+    MT_REVOKE_JTI = 0,
+    MT_REVOKE_ID,
+    MT_REVOKE_SUB,
+    MT_REVOKE_AUD,
+    MT_REVOKE_KINDS
+} mt_revoke_kind_t;
+
+typedef struct {
+    mt_revoke_kind_t  kind;
+    int               removed;
+    int64_t           until;
+    int64_t           before;       /* SUB and AUD: the iat cut-off */
+    size_t            len;
+    char              value[MT_REVOKE_MAX_VALUE];
+} mt_revoke_rec_t;
+
+/* "jti", "id", "sub", "aud" */
+const char *mt_revoke_kind_name(mt_revoke_kind_t kind);
+
+/* what mt_revoke_parse() reads */
+#define MT_REVOKE_LINE      0       /* a file line */
+#define MT_REVOKE_ADD       1       /* a request to revoke: "before"
+                                       defaults to now + 1 (tokens issued
+                                       until now), no "removed" */
+#define MT_REVOKE_REMOVE    2       /* a request to un-revoke: the kind
+                                       and value only */
+
+/*
+ * One record (a JSON object) into rec.  MT_ERR_MALFORMED,
+ * MT_ERR_INVALID_CLAIMS or MT_ERR_TOO_LARGE with a message in errbuf.
+ */
+mt_err_t mt_revoke_parse(mt_revoke_rec_t *rec, const char *buf, size_t len,
+    int what, int64_t now, char *errbuf, size_t errlen);
+
+/* rec as a file line, with its "\n", into buf (MT_REVOKE_MAX_LINE) */
+mt_err_t mt_revoke_format(const mt_revoke_rec_t *rec, char *buf,
+    size_t size, size_t *len);
+
+/*
+ * Is a token with these claims caught by a SUB or AUD cut-off: issued
+ * before "before", or without an integer "iat" (it cannot show it was
+ * issued after)?
+ */
+int mt_revoke_issued_before(const json_t *claims, int64_t before);
+
+typedef struct mt_revoke_list_s  mt_revoke_list_t;
+
+mt_revoke_list_t *mt_revoke_list_new(void);
+void mt_revoke_list_free(mt_revoke_list_t *list);
+/* live records (added, not removed) */
+size_t mt_revoke_list_count(const mt_revoke_list_t *list);
+
+/* iterate over live records: *cursor from 0; 0 at the end */
+int mt_revoke_list_next(const mt_revoke_list_t *list, size_t *cursor,
+    mt_revoke_rec_t *rec);
+
+/* 1 and the live record of that kind and value in *rec, else 0 */
+int mt_revoke_list_find(const mt_revoke_list_t *list,
+    mt_revoke_kind_t kind, const char *value, size_t len,
+    mt_revoke_rec_t *rec);
+
+/* add or remove (rec->removed); *changed: did the list change */
+mt_err_t mt_revoke_list_apply(mt_revoke_list_t *list,
+    const mt_revoke_rec_t *rec, int *changed);
+
+/*
+ * A file's contents, all or nothing: the header, then records; records
+ * whose until is not after now are dropped.  On error *line is the
+ * line at fault (1 is the header) and errbuf says why.
+ */
+mt_err_t mt_revoke_list_load(mt_revoke_list_t *list, const char *buf,
+    size_t len, int64_t now, size_t *line, char *errbuf, size_t errlen);
+
+/*
+ * Files.  Every writer holds a POSIX write lock (fcntl) on the file:
+ * the appenders (mt_revoke_file_open) and the rewriters
+ * (mt_revoke_file_compact, which writes path.tmp and renames it), so
+ * that an append never goes to a file about to be replaced.
+ */
+
+/* read and load path under a read lock; MT_ERR_MISSING: no such file */
+mt_err_t mt_revoke_file_read(mt_revoke_list_t *list, const char *path,
+    int64_t now, size_t *line, char *errbuf, size_t errlen);
+
+/* open path to append, locked, the file the path names now */
+mt_err_t mt_revoke_file_open(const char *path, int *fd, char *errbuf,
+    size_t errlen);
+
+/* one whole line, or nothing (a failed write is cut off again) */
+mt_err_t mt_revoke_file_append(int fd, const char *line, size_t len,
+    char *errbuf, size_t errlen);
+
+/* fdatasync (when sync), unlock, close; MT_ERR_INTERNAL when the
+ * sync failed */
+mt_err_t mt_revoke_file_close(int fd, int sync, char *errbuf,
+    size_t errlen);
+
+/* a new file with the header only; MT_ERR_INVALID_CLAIMS if it exists */
+mt_err_t mt_revoke_file_create(const char *path, char *errbuf,
+    size_t errlen);
+
+/*
+ * Read path, drop expired and removed records, and write the others to
+ * path.tmp (the file's owner and mode), fsync, rename over path: under
+ * the lock, so that no append is lost.  *line as mt_revoke_list_load().
+ */
+mt_err_t mt_revoke_file_compact(const char *path, int64_t now,
+    size_t *kept, size_t *line, char *errbuf, size_t errlen);
+
+
 /* ---- misc -------------------------------------------------------- */
 
 /* first MT_HASH_HEX_LEN hex digits of SHA-256(data); out gets a NUL */

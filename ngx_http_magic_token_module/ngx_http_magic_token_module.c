@@ -202,6 +202,20 @@ static ngx_command_t  ngx_http_magic_token_commands[] = {
       offsetof(ngx_http_magic_token_loc_conf_t, max_size),
       NULL },
 
+    { ngx_string("magic_token_revocation"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_magic_token_revocation,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("magic_token_admin"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_magic_token_admin,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("magic_token_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_magic_token_zone,
@@ -481,6 +495,10 @@ ngx_http_magic_token_check(ngx_http_request_t *r,
     }
 
     ngx_str_null(&ctx->scope);
+
+    if (ngx_http_magic_token_revoke_check(r, mlcf, ctx) != NGX_OK) {
+        return NGX_DECLINED;
+    }
 
     rc = ngx_http_magic_token_rules(r, mlcf, ctx);
     if (rc != NGX_OK) {
@@ -913,6 +931,7 @@ ngx_http_magic_token_create_loc_conf(ngx_conf_t *cf)
     conf->audiences = NGX_CONF_UNSET_PTR;
     conf->require = NGX_CONF_UNSET_PTR;
     conf->cache = NGX_CONF_UNSET_PTR;
+    conf->revocation = NGX_CONF_UNSET_PTR;
     conf->issuer_enabled = NGX_CONF_UNSET;
     conf->issuer = NGX_CONF_UNSET_PTR;
     conf->issuer_max_ttl = NGX_CONF_UNSET;
@@ -1045,6 +1064,10 @@ ngx_http_magic_token_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (ngx_http_magic_token_issuer_merge(cf, prev, conf) != NGX_CONF_OK
         || ngx_http_magic_token_cache_merge(cf, conf) != NGX_CONF_OK)
     {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_magic_token_revoke_merge(cf, prev, conf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -1721,6 +1744,10 @@ ngx_http_magic_token_init(ngx_conf_t *cf)
     *h = ngx_http_magic_token_handler;
 
     if (ngx_http_magic_token_zone_check(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_magic_token_revoke_postconf(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -37,7 +37,8 @@ typedef struct {
  */
 /*
  * Zone-wide counters and gauges, kept by the feature named and shown by
- * magic_token_status (..._status.c): ngx_atomic_fetch_add(), no lock.
+ * magic_token_status (..._status.c, which names each in its table):
+ * ngx_atomic_fetch_add(), no lock.
  */
 typedef enum {
     NGX_HTTP_MAGIC_TOKEN_STAT_CACHE_HITS = 0,
@@ -91,6 +92,7 @@ struct ngx_http_magic_token_zone_s {
 
     ngx_str_t                   revocations;   /* file, or empty */
     void                       *revoke_conf;   /* ..._revoke.c, conf time */
+    void                       *status_conf;   /* ..._status.c, conf time */
 };
 
 
@@ -147,6 +149,9 @@ typedef struct {
 
     ngx_http_magic_token_cache_t  *cache;   /* NULL: off */
     u_char                     *cache_id;   /* zone=: the settings' digest */
+
+    ngx_http_magic_token_zone_t   *revocation;  /* NULL: off */
+    ngx_http_magic_token_zone_t   *admin;       /* magic_token_admin */
 
     ngx_flag_t                  issuer_enabled;
     ngx_http_magic_token_issuer_t  *issuer;
@@ -241,6 +246,35 @@ ngx_http_magic_token_zone_t *ngx_http_magic_token_zone_ref(ngx_conf_t *cf,
 ngx_int_t ngx_http_magic_token_zone_check(ngx_conf_t *cf);
 void *ngx_http_magic_token_zone_alloc(ngx_http_magic_token_zone_t *zone,
     size_t size);
+
+ngx_int_t ngx_http_magic_token_status_init_zone(
+    ngx_http_magic_token_zone_t *zone, ngx_http_magic_token_zone_t *old,
+    ngx_log_t *log);
+/* revocations: ngx_http_magic_token_revoke.c, ..._admin.c */
+char *ngx_http_magic_token_revocation(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_magic_token_admin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_magic_token_revoke_merge(ngx_conf_t *cf,
+    ngx_http_magic_token_loc_conf_t *prev,
+    ngx_http_magic_token_loc_conf_t *conf);
+ngx_http_magic_token_zone_t *ngx_http_magic_token_revoke_use(ngx_conf_t *cf,
+    ngx_str_t *name);
+ngx_int_t ngx_http_magic_token_revoke_postconf(ngx_conf_t *cf);
+ngx_int_t ngx_http_magic_token_revoke_init_zone(
+    ngx_http_magic_token_zone_t *zone, ngx_http_magic_token_zone_t *old,
+    ngx_log_t *log);
+ngx_int_t ngx_http_magic_token_revoke_check(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
+ngx_uint_t ngx_http_magic_token_revoked(ngx_http_magic_token_zone_t *zone,
+    ngx_http_magic_token_ctx_t *ctx);
+ngx_int_t ngx_http_magic_token_revoke_add(ngx_http_magic_token_zone_t *zone,
+    mt_revoke_rec_t *rec, char *errbuf, size_t errlen);
+ngx_int_t ngx_http_magic_token_revoke_remove(
+    ngx_http_magic_token_zone_t *zone, mt_revoke_rec_t *rec, char *errbuf,
+    size_t errlen);
+ngx_int_t ngx_http_magic_token_revoke_all(ngx_http_request_t *r,
+    ngx_http_magic_token_zone_t *zone, ngx_array_t **recs);
 
 ngx_int_t ngx_http_magic_token_subrequest_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_magic_token_subrequest_ctx(ngx_http_request_t *r,

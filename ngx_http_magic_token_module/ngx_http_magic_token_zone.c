@@ -37,6 +37,8 @@ static ngx_http_magic_token_zone_t *ngx_http_magic_token_zone_get(
  */
 static ngx_http_magic_token_zone_init_pt
     ngx_http_magic_token_zone_features[] = {
+    ngx_http_magic_token_status_init_zone,
+    ngx_http_magic_token_revoke_init_zone,
     ngx_http_magic_token_shcache_init,
     NULL
 };

@@ -5,6 +5,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::Nginx::Socket 'no_plan';
 use MagicToken::Test;
+use File::Temp ();
 
 our $tok = mint(credential => 'cred-zone', allowed => ['GET /z/.*']);
 
@@ -12,8 +13,15 @@ our $tok = mint(credential => 'cred-zone', allowed => ['GET /z/.*']);
     my ($rc, $err) = nginx_config_check("magic_token_zone tokens:1m;\n");
     Test::More::is($rc, 0, 'nginx -t accepts a zone') or Test::More::diag($err);
 
+    # an existing revocations file (t/091-revoke.t for the rest)
+    my (undef, $rfile) = File::Temp::tempfile('mt-090-r-XXXXXX', TMPDIR => 1,
+                                              UNLINK => 1);
+    open my $rfh, '>', $rfile or die "$rfile: $!";
+    print $rfh "magic-token-revocations 1\n";
+    close $rfh;
+
     ($rc, $err) = nginx_config_check(
-        "magic_token_zone tokens:1m revocations=/tmp/mt-090-r.txt;\n");
+        "magic_token_zone tokens:1m revocations=$rfile;\n");
     Test::More::is($rc, 0, 'nginx -t accepts a zone with a revocation file')
         or Test::More::diag($err);
 
