@@ -5,17 +5,18 @@
 #        magic_token_cache off, one token): requests/s and the workers'
 #        CPU µs per request (user + system of every worker over the run);
 #        equal CPU per request is linear scaling.
-#   (s2) 10,000 distinct tokens cycled by wrk through a fresh nginx with
-#        2 workers, per-worker cache (magic_token_cache size=20000) against
-#        the shared one (zone=tokens size=20000): requests/s, and the cold
-#        operations (full verifications, counted from
-#        $magic_token_cache_status MISS in the access log) per distinct
-#        token: about 2 per-worker (each worker verifies each token), 1
-#        with the zone.  BENCH_SH_ROUNDS interleaved rounds, medians.
+#   (s2) 10,000 distinct tokens, BENCH_SH_PASSES times each (round robin,
+#        16 connections), through a fresh nginx with 2 workers: the
+#        per-worker cache (magic_token_cache size=20000) against the shared
+#        one (zone=tokens size=20000): requests/s over that fixed work, and
+#        the cold operations (full verifications, counted from
+#        $magic_token_cache_status MISS in the access log) per token: up to
+#        2 per-worker (each worker verifies each token it sees), 1 with the
+#        zone.  BENCH_SH_ROUNDS interleaved rounds, medians.
 #   (s3) the zone's memory: the RSS of its mapping in a worker after
 #        (s2), and with 10,000 tokens through a 4 MB zone (evictions).
 #
-# Settings: BENCH_SH_ROUNDS (3), BENCH_SH_DURATION (s per (s2) run; 20),
+# Settings: BENCH_SH_ROUNDS (3), BENCH_SH_PASSES (4),
 # BENCH_DURATION (s per (s1) run; 4), BENCH_CONNECTIONS (16), BENCH_PORT
 # (8480; this part uses +10 and +11), BENCH_OUT (build/bench).  Appends
 # to $BENCH_OUT/results.md.
@@ -31,7 +32,7 @@ MTB=$BUILD/mt_bench
 PORT=$(( ${BENCH_PORT:-8480} + 10 ))
 UP_PORT=$((PORT + 1))
 ROUNDS=${BENCH_SH_ROUNDS:-3}
-SDUR=${BENCH_SH_DURATION:-20}
+PASSES=${BENCH_SH_PASSES:-4}
 DUR=${BENCH_DURATION:-4}
 CONN=${BENCH_CONNECTIONS:-16}
 OUT=${BENCH_OUT:-$BUILD/bench}
@@ -74,12 +75,16 @@ head -1 "$W/many" > "$W/one"
 cat > "$W/cycle.lua" <<EOF
 local tokens = {}
 for line in io.lines("$W/many") do tokens[#tokens + 1] = line end
-local i = 0
+local i, n, limit = 0, 0, 0
+init = function(args) path = args[1]; limit = tonumber(args[2]) end
 request = function()
     i = i % #tokens + 1
     return wrk.format("GET", path, { ["Authorization"] = "Bearer " .. tokens[i] })
 end
-init = function(args) path = args[1] end
+response = function()
+    n = n + 1
+    if n >= limit then wrk.thread:stop() end
+end
 EOF
 
 cat > "$W/up/nginx.conf" <<EOF
@@ -177,7 +182,7 @@ wrk_run() {
     [ -n "${3:-}" ] && extra=(-s "$3")
     c0=$(cpu)
     out=$(wrk -t1 -c"$CONN" -d"${dur}s" "${extra[@]}" "http://127.0.0.1:$PORT$path" \
-          ${3:+-- "$path"})
+          ${3:+-- "$path" $((NTOK * PASSES))})
     c1=$(cpu)
     if grep -q "Non-2xx\|Socket errors" <<< "$out"; then
         echo "$path: errors:" >&2; echo "$out" >&2; exit 1
@@ -203,14 +208,14 @@ done
 
 # ---- (s2) 10,000 tokens, per-worker against shared ------------------------
 
-log "(s2) $NTOK tokens, 2 workers, per-worker vs shared cache: $ROUNDS rounds, ${SDUR}s each"
+log "(s2) $NTOK tokens x $PASSES, 2 workers, per-worker vs shared cache: $ROUNDS rounds"
 declare -A S2_RPS S2_COLD S2_REQ S2_SHARED
 S2_RATIO=""
 for round in $(seq "$ROUNDS"); do
     declare -A R=()
     for k in w z; do
         start_mt 2
-        read -r req rps _ < <(wrk_run "/$k/x" "$SDUR" "$W/cycle.lua")
+        read -r req rps _ < <(wrk_run "/$k/x" 300 "$W/cycle.lua")
         [ "$k" = z ] && ZONE_RSS=$(for p in $(workers); do
             awk '/^[0-9a-f]+-[0-9a-f]+ .*zero/ { z = 1; next }
                  /^[0-9a-f]+-[0-9a-f]+ / { z = 0 }
@@ -265,9 +270,10 @@ stop_nginx "$W/mt/logs/nginx.pid"
     echo
     echo "### (s2) $NTOK distinct tokens, 2 workers: per-worker cache against the shared one"
     echo
-    echo "A fresh nginx for every run (empty caches), wrk cycling through $NTOK tokens for ${SDUR}s; $ROUNDS rounds"
-    echo "interleaved, medians. Cold operations: requests whose \$magic_token_cache_status was MISS (verified and"
-    echo "decrypted in full), per distinct token sent."
+    echo "A fresh nginx for every run (empty caches); wrk sends the $NTOK tokens round robin, each $PASSES times"
+    echo "(a fixed amount of work: requests/s is requests over the time it took); $ROUNDS rounds interleaved,"
+    echo "medians. Cold operations: requests whose \$magic_token_cache_status was MISS (verified and decrypted in"
+    echo "full), per distinct token."
     echo
     echo "| cache | requests/s | requests | cold operations per token | SHARED hits |"
     echo "|---|---:|---:|---:|---:|"

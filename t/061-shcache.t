@@ -32,12 +32,17 @@ my $port   = ($ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984)
 plan skip_all => "no module at $module" unless -f $module;
 
 my $prefix = tempdir(CLEANUP => 1);
+# the workers (another user when run as root) write the revocations file
+chmod 0755, $prefix;
 make_path("$prefix/conf/keys", "$prefix/logs", "$prefix/tmp");
 
 for my $k (qw(a b c)) {
     system($python, $mint, 'keygen', "$prefix/conf/keys/$k") == 0
         or BAIL_OUT("keygen failed");
 }
+
+system("$root/build/magic-token", 'revoke', "$prefix/revoked", 'init') == 0
+    or BAIL_OUT("magic-token revoke init failed");
 
 my $n = 0;
 
@@ -59,7 +64,7 @@ sub write_conf {
     $head =~ s/worker_processes 1;/worker_processes 2;/;
     print $fh <<"EOF";
 $head
-    magic_token_zone tokens:1m;
+    magic_token_zone tokens:1m revocations=$prefix/revoked;
     magic_token_zone small:32k;
     $extra
     server {
@@ -72,9 +77,14 @@ $head
         proxy_set_header X-Scope \$magic_token_scope;
         proxy_set_header X-Id \$magic_token_id;
 
+        location = /admin {
+            magic_token_key keys/b/private.pem;
+            magic_token_admin zone=tokens;
+        }
         location /up/ {
             magic_token on;
             $up_keys
+            magic_token_revocation zone=tokens;
             magic_token_cache zone=tokens;
             proxy_pass http://127.0.0.1:$up/;
         }
@@ -300,6 +310,37 @@ is($r->{error}, 'bad_signature', 'refused by the signature check');
 $r = get('/up/x', $tampered);
 is($r->{status}, 401, 'a token one byte off is refused');
 isnt($r->{cache}, 'SHARED', 'and is not a shared hit');
+
+# ---- revocation applies to hits of both levels ---------------------------------
+
+{
+    my $tv = mint_with('a', '--jti', 'revoke-me');
+    my $r1 = get('/up/x', $tv);
+    is($r1->{cache}, 'MISS', 'a token to revoke: MISS');
+    my $r2 = in_other_worker('/up/x', $tv, { $r1->{pid} => 1 });
+    is($r2->{cache}, 'SHARED', 'SHARED in the other worker');
+
+    my $admin = `$python $mint mint --key $prefix/conf/keys/b/private.pem --no-credential --claim admin=true`;
+    chomp $admin;
+    my $body = '{"jti": "revoke-me", "until": ' . (time() + 3600) . '}';
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 5)
+        or die "connect: $!";
+    print $s "POST /admin HTTP/1.0\r\nAuthorization: Bearer $admin\r\n"
+             . "Content-Type: application/json\r\n"
+             . "Content-Length: " . length($body) . "\r\n\r\n$body";
+    my $resp = do { local $/; <$s> } // '';
+    like($resp, qr{^HTTP/1\.\d 200}, 'revoked through the admin API')
+        or diag $resp;
+
+    my %refused;
+    for (1 .. 200) {
+        my $r = get('/up/x', $tv);
+        $refused{$r->{pid}} = "$r->{status} $r->{error}";
+        last if keys %refused >= 2;
+    }
+    is_deeply([sort values %refused], ['401 revoked', '401 revoked'],
+              'refused as revoked in both workers, cached or not');
+}
 
 # ---- expiry -------------------------------------------------------------------
 
