@@ -75,15 +75,21 @@ head -1 "$W/many" > "$W/one"
 cat > "$W/cycle.lua" <<EOF
 local tokens = {}
 for line in io.lines("$W/many") do tokens[#tokens + 1] = line end
-local i, n, limit = 0, 0, 0
-init = function(args) path = args[1]; limit = tonumber(args[2]) end
+local i, n, limit, done = 0, 0, 0, nil
+init = function(args) path = args[1]; limit = tonumber(args[2]); done = args[3] end
 request = function()
     i = i % #tokens + 1
     return wrk.format("GET", path, { ["Authorization"] = "Bearer " .. tokens[i] })
 end
+-- after limit answers: says so in a file (the script stops wrk) and stops
 response = function()
     n = n + 1
-    if n >= limit then wrk.thread:stop() end
+    if n == limit then
+        local f = io.open(done, "w")
+        f:write("done\n")
+        f:close()
+        wrk.thread:stop()
+    end
 end
 EOF
 
@@ -175,14 +181,12 @@ cpu() {         # user + system ticks of every worker
     echo "$t"
 }
 
-# wrk path duration [lua]: "requests rps worker_cpu_us_per_request"
+# wrk path duration: "requests rps worker_cpu_us_per_request", one token
 wrk_run() {
     local path=$1 dur=$2 out c0 c1
     local -a extra=(-H "Authorization: Bearer $(cat "$W/one")")
-    [ -n "${3:-}" ] && extra=(-s "$3")
     c0=$(cpu)
-    out=$(wrk -t1 -c"$CONN" -d"${dur}s" "${extra[@]}" "http://127.0.0.1:$PORT$path" \
-          ${3:+-- "$path" $((NTOK * PASSES))})
+    out=$(wrk -t1 -c"$CONN" -d"${dur}s" "${extra[@]}" "http://127.0.0.1:$PORT$path")
     c1=$(cpu)
     if grep -q "Non-2xx\|Socket errors" <<< "$out"; then
         echo "$path: errors:" >&2; echo "$out" >&2; exit 1
@@ -191,6 +195,25 @@ wrk_run() {
         /requests in/     { n = $1 }
         /Requests\/sec:/  { r = $2 }
         END { printf "%d %.1f %.2f\n", n, r, ticks * 1e6 / hz / n }' <<< "$out"
+}
+
+# fixed work: path; every token PASSES times, then wrk is stopped:
+# "requests rps" (rps over the wall time until the last answer)
+wrk_work() {
+    local path=$1 n=$((NTOK * PASSES)) t0 t1 pid
+    rm -f "$W/done"
+    t0=$(date +%s.%N)
+    wrk -t1 -c"$CONN" -d600s -s "$W/cycle.lua" "http://127.0.0.1:$PORT$path" \
+        -- "$path" "$n" "$W/done" > "$W/wrk.out" 2>&1 &
+    pid=$!
+    while [ ! -e "$W/done" ] && kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    t1=$(date +%s.%N)
+    kill -INT "$pid" 2>/dev/null || true
+    wait "$pid" || true
+    if [ ! -e "$W/done" ] || grep -q "Non-2xx\|Socket errors" "$W/wrk.out"; then
+        echo "$path: errors:" >&2; cat "$W/wrk.out" >&2; exit 1
+    fi
+    awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d %.1f\n", n, n / (b - a) }'
 }
 
 # ---- (s1) the cold path, 1 and 2 workers -----------------------------------
@@ -215,7 +238,7 @@ for round in $(seq "$ROUNDS"); do
     declare -A R=()
     for k in w z; do
         start_mt 2
-        read -r req rps _ < <(wrk_run "/$k/x" 300 "$W/cycle.lua")
+        read -r req rps < <(wrk_work "/$k/x")
         [ "$k" = z ] && ZONE_RSS=$(for p in $(workers); do
             awk '/^[0-9a-f]+-[0-9a-f]+ .*zero/ { z = 1; next }
                  /^[0-9a-f]+-[0-9a-f]+ / { z = 0 }
