@@ -221,7 +221,7 @@ cli-install: cli
 
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
-FUZZ_TARGETS  ?= base64 jws claims jwe scope mint jwks path revoke
+FUZZ_TARGETS  ?= base64 jws claims jwe scope mint jwks path revoke grant chain
 FUZZ_DIR      := $(BUILD)/fuzz
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS   := -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 \
@@ -239,6 +239,8 @@ FUZZ_OPTS_mint   := -max_len=4096 -timeout=10
 FUZZ_OPTS_jwks   := -max_len=4096 -timeout=30
 FUZZ_OPTS_path   := -max_len=4096 -timeout=10
 FUZZ_OPTS_revoke := -max_len=8192 -timeout=10
+FUZZ_OPTS_grant  := -max_len=8192 -timeout=10
+FUZZ_OPTS_chain  := -max_len=8192 -timeout=10
 
 ASAN_CC       ?= $(CC)
 ASAN_DIR      := $(BUILD)/asan
@@ -286,6 +288,8 @@ define FUZZ_RUN
 	        mint)   opts="$(FUZZ_OPTS_mint)" ;; \
 	        path)   opts="$(FUZZ_OPTS_path)" ;; \
 	        revoke) opts="$(FUZZ_OPTS_revoke)" ;; \
+	        grant)  opts="$(FUZZ_OPTS_grant)" ;; \
+	        chain)  opts="$(FUZZ_OPTS_chain)" ;; \
 	        *)      opts="$(FUZZ_OPTS_jwks)" ;; \
 	    esac; \
 	    echo "== fuzz_$$t: $(1) s $$opts"; \

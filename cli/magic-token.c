@@ -36,6 +36,7 @@ static const char  mt_cli_usage[] =
 "  inspect   show a token's header and claims, without verifying\n"
 "  verify    verify a token as the nginx module does\n"
 "  revoke    edit a magic_token_zone's revocations file\n"
+"  attenuate narrow a token offline: append a link to a chain\n"
 "\n"
 "  magic-token COMMAND --help    help for one command\n"
 "  magic-token --version\n"
@@ -105,6 +106,10 @@ main(int argc, char **argv)
 
     if (strcmp(cmd, "revoke") == 0) {
         return mt_cli_revoke(argc - 1, argv + 1);
+    }
+
+    if (strcmp(cmd, "attenuate") == 0) {
+        return mt_cli_attenuate(argc - 1, argv + 1);
     }
 
     mt_cli_error("unknown command \"%.64s\"; see magic-token --help", cmd);

@@ -36,6 +36,10 @@ int mt_cli_mint(int argc, char **argv);
 int mt_cli_inspect(int argc, char **argv);
 int mt_cli_verify(int argc, char **argv);
 int mt_cli_revoke(int argc, char **argv);
+int mt_cli_attenuate(int argc, char **argv);
+
+/* {"jwk": the public key of the first key in a key file}, for "cnf" */
+int mt_cli_cnf_from_file(const char *path, json_t **cnf);
 
 
 /*

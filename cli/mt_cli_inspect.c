@@ -25,9 +25,12 @@ static const char  mt_inspect_usage[] =
 "\"<encrypted, N bytes>\"; it is never decrypted.  iat, nbf and exp are\n"
 "shown in UTC, with whether the token has expired.  With -, the token\n"
 "is read from stdin, which keeps it out of ps(1) and shell history.\n"
+"A chain (ROOT~LINK~..., docs/attenuation.md) is shown element by\n"
+"element.\n"
 "\n"
 "options:\n"
-"  --json    one JSON object: header, claims, expired\n"
+"  --json    one JSON object: header, claims, expired (for a chain,\n"
+"            {\"chain\": [one such object per element]})\n"
 "\n"
 "exit status: 0 when the token decodes, 1 when it does not, 2 on usage\n"
 "errors.\n"
@@ -162,50 +165,18 @@ mt_inspect_time(const json_t *claims, const char *name, int64_t now)
 }
 
 
-int
-mt_cli_inspect(int argc, char **argv)
+/* one JWS: the token, or an element of a chain (in_chain; in JSON,
+ * appended to chain) */
+static int
+mt_inspect_element(const char *token, size_t len, int as_json, int in_chain,
+    json_t *chain)
 {
-    int          c, as_json, rv, expired;
-    char        *token, *dot1, *dot2, *s, desc[256], tok_desc[64];
-    size_t       len, dots, i;
+    int          rv, expired;
+    char        *s, desc[256], tok_desc[64];
+    const char  *dot1, *dot2;
+    size_t       dots, i;
     json_t      *header, *claims, *v, *out;
     int64_t      now;
-
-    static const struct option  opts[] = {
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
-
-    as_json = 0;
-    optind = 1;
-    opterr = 0;
-
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-
-        case 'j':
-            as_json = 1;
-            break;
-
-        case 'h':
-            fputs(mt_inspect_usage, stdout);
-            return MT_CLI_OK;
-
-        default:
-            mt_cli_bad_option(argv, "inspect");
-            return MT_CLI_USAGE;
-        }
-    }
-
-    if (optind + 1 != argc) {
-        mt_cli_error("inspect needs one TOKEN, or - to read it from stdin");
-        return MT_CLI_USAGE;
-    }
-
-    if (mt_cli_read_token(argv[optind], &token, &len) != 0) {
-        return MT_CLI_USAGE;
-    }
 
     header = NULL;
     claims = NULL;
@@ -215,8 +186,9 @@ mt_cli_inspect(int argc, char **argv)
         dots += token[i] == '.';
     }
 
-    dot1 = strchr(token, '.');
-    dot2 = dot1 != NULL ? strchr(dot1 + 1, '.') : NULL;
+    dot1 = memchr(token, '.', len);
+    dot2 = dot1 != NULL
+           ? memchr(dot1 + 1, '.', len - (size_t) (dot1 + 1 - token)) : NULL;
 
     if (dots == 4) {
         mt_cli_error("this is a JWE, not a signed token: a magic token is "
@@ -261,6 +233,13 @@ mt_cli_inspect(int argc, char **argv)
         out = json_pack("{s:O, s:O, s:b, s:b}", "header", header,
                         "claims", claims, "expired", expired,
                         "verified", 0);
+
+        if (in_chain) {
+            rv = out != NULL && json_array_append_new(chain, out) == 0
+                 ? MT_CLI_OK : MT_CLI_INVALID;
+            goto done;
+        }
+
         s = out != NULL ? json_dumps(out, JSON_INDENT(2)
                                           | JSON_PRESERVE_ORDER)
                         : NULL;
@@ -278,8 +257,12 @@ mt_cli_inspect(int argc, char **argv)
         goto done;
     }
 
-    printf("NOT VERIFIED: this shows what the token claims, not that it is "
-           "genuine\n\nheader\n");
+    if (!in_chain) {
+        printf("NOT VERIFIED: this shows what the token claims, not that it "
+               "is genuine\n\n");
+    }
+
+    printf("header\n");
     json_dumpf(header, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     printf("\n\nclaims\n");
     json_dumpf(claims, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -305,6 +288,99 @@ done:
 
     json_decref(header);
     json_decref(claims);
+
+    return rv;
+}
+
+
+int
+mt_cli_inspect(int argc, char **argv)
+{
+    int          c, as_json, rv;
+    char        *token, *s;
+    size_t       len, i, n, start;
+    json_t      *chain;
+
+    static const struct option  opts[] = {
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+
+    as_json = 0;
+    optind = 1;
+    opterr = 0;
+
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+
+        case 'j':
+            as_json = 1;
+            break;
+
+        case 'h':
+            fputs(mt_inspect_usage, stdout);
+            return MT_CLI_OK;
+
+        default:
+            mt_cli_bad_option(argv, "inspect");
+            return MT_CLI_USAGE;
+        }
+    }
+
+    if (optind + 1 != argc) {
+        mt_cli_error("inspect needs one TOKEN, or - to read it from stdin");
+        return MT_CLI_USAGE;
+    }
+
+    if (mt_cli_read_token(argv[optind], &token, &len) != 0) {
+        return MT_CLI_USAGE;
+    }
+
+    if (!mt_chain_is_chain(token, len)) {
+        rv = mt_inspect_element(token, len, as_json, 0, NULL);
+        free(token);
+        return rv;
+    }
+
+    /* a chain (docs/attenuation.md): every element, root first */
+    chain = as_json ? json_array() : NULL;
+    rv = MT_CLI_OK;
+
+    if (!as_json) {
+        printf("NOT VERIFIED: this shows what the chain claims, not that it "
+               "is genuine\n");
+    }
+
+    for (n = 0, start = 0, i = 0; i <= len && rv == MT_CLI_OK; i++) {
+        if (i < len && token[i] != MT_CHAIN_SEP) {
+            continue;
+        }
+
+        if (!as_json) {
+            printf("\n== %s %zu\n", n == 0 ? "root" : "link", n);
+        }
+
+        rv = mt_inspect_element(token + start, i - start, as_json, 1,
+                                chain);
+        start = i + 1;
+        n++;
+    }
+
+    if (as_json && rv == MT_CLI_OK) {
+        s = json_dumps(chain, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+        if (s == NULL) {
+            mt_cli_error("out of memory");
+            rv = MT_CLI_INVALID;
+
+        } else {
+            printf("{\"chain\": %s}\n", s);
+            free(s);
+        }
+    }
+
+    json_decref(chain);
     free(token);
 
     return rv;

@@ -38,6 +38,8 @@ typedef struct {
     const char     *credential_arg;
     int             no_credential;
     int             admin;          /* an admin token (magic_token_admin) */
+    const char     *holder_key;     /* attenuable: cnf.jwk of this key */
+    int64_t         max_further;    /* -1: none */
     json_t         *req;            /* allowed, scopes, ttl, exp, ... */
 } mt_mint_conf_t;
 
@@ -50,6 +52,7 @@ static const char  mt_mint_usage[] =
 "                        [--ttl TIME | --exp UNIXTIME] [--aud AUD]...\n"
 "                        [--sub SUB] [--jti JTI]\n"
 "                        [--credential-file FILE | --no-credential]\n"
+"                        [--holder-key FILE [--max-further-links N]]\n"
 "       magic-token mint (--key FILE | --secret FILE) --admin [--ttl TIME]\n"
 "\n"
 "Mint a magic token and print it, followed by a newline.  The API\n"
@@ -92,6 +95,12 @@ static const char  mt_mint_usage[] =
 "  --aud AUD           audience (repeatable: an array)\n"
 "  --sub SUB           subject\n"
 "  --jti JTI           token id (default: 128 random bits)\n"
+"\n"
+"attenuation (docs/attenuation.md):\n"
+"  --holder-key FILE   mint an attenuable root: cnf names FILE's public\n"
+"                      key, whose holder narrows it with magic-token\n"
+"                      attenuate (alone, such a token is refused)\n"
+"  --max-further-links N   at most N links may follow the root\n"
 "\n"
 "examples:\n"
 "  printf '%s' \"$GITHUB_TOKEN\" | magic-token mint --key private.pem \\\n"
@@ -327,6 +336,31 @@ mt_mint_enc_fits(const mt_key_t *key, const char *jwe_alg)
 
 /* ---- mint -------------------------------------------------------- */
 
+/* --holder-key: the root of chains (docs/attenuation.md) */
+static int
+mt_mint_attenuable(const mt_mint_conf_t *conf, json_t *claims)
+{
+    json_t  *cnf;
+
+    if (conf->holder_key == NULL) {
+        return 0;
+    }
+
+    if (mt_cli_cnf_from_file(conf->holder_key, &cnf) != 0) {
+        return -1;
+    }
+
+    json_object_set_new(claims, "cnf", cnf);
+
+    if (conf->max_further >= 0) {
+        json_object_set_new(claims, "max_further_links",
+                            json_integer(conf->max_further));
+    }
+
+    return 0;
+}
+
+
 static int
 mt_mint_run(mt_mint_conf_t *conf)
 {
@@ -507,6 +541,10 @@ mt_mint_run(mt_mint_conf_t *conf)
         goto done;
     }
 
+    if (mt_mint_attenuable(conf, claims) != 0) {
+        goto done;
+    }
+
     rc = mt_token_mint(&opts, claims,
                        conf->no_credential
                        ? NULL : (const unsigned char *) claim_cred,
@@ -584,11 +622,14 @@ mt_cli_mint(int argc, char **argv)
         { "credential-arg",  required_argument, NULL, 'C' },
         { "no-credential",   no_argument,       NULL, 'N' },
         { "admin",           no_argument,       NULL, 'D' },
+        { "holder-key",      required_argument, NULL, 'H' },
+        { "max-further-links", required_argument, NULL, 'L' },
         { "help",            no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
 
     memset(&conf, 0, sizeof(conf));
+    conf.max_further = -1;
 
     conf.req = json_object();
     if (conf.req == NULL) {
@@ -708,6 +749,22 @@ mt_cli_mint(int argc, char **argv)
             conf.admin = 1;
             break;
 
+        case 'H':
+            conf.holder_key = optarg;
+            break;
+
+        case 'L':
+            if (mt_cli_parse_int64(optarg, &conf.max_further) != 0
+                || conf.max_further < 0
+                || conf.max_further > MT_CHAIN_MAX_LINKS)
+            {
+                mt_cli_error("--max-further-links: 0 to %d",
+                             MT_CHAIN_MAX_LINKS);
+                goto done;
+            }
+
+            break;
+
         case 'h':
             fputs(mt_mint_usage, stdout);
             rv = MT_CLI_OK;
@@ -754,6 +811,16 @@ mt_cli_mint(int argc, char **argv)
         conf.no_credential = 1;
         json_object_set_new(conf.req, "allowed",
                             json_pack("[s]", "GET /"));
+    }
+
+    if (conf.admin && conf.holder_key != NULL) {
+        mt_cli_error("--admin tokens are not attenuable: no --holder-key");
+        goto done;
+    }
+
+    if (conf.max_further >= 0 && conf.holder_key == NULL) {
+        mt_cli_error("--max-further-links goes with --holder-key");
+        goto done;
     }
 
     if (conf.jwe_enc != NULL && conf.jwe_alg == NULL) {

@@ -35,7 +35,10 @@ static const char  mt_verify_usage[] =
 "and claim types, then the audience, then whether the token allows\n"
 "the request METHOD PATH, then whether its credential decrypts.  The\n"
 "credential is never printed unless --show-credential is given.  With\n"
-"-, the token is read from stdin.\n"
+"-, the token is read from stdin.  A chain (ROOT~LINK~..., made with\n"
+"magic-token attenuate or a JOSE library, docs/attenuation.md) is\n"
+"verified link by link, and every link must allow the request; a\n"
+"link's aud is checked even without --audience.\n"
 "\n"
 "options:\n"
 "  --key FILE         a PEM or JWK (set) file: private keys, public keys,\n"
@@ -132,7 +135,8 @@ mt_cli_verify(int argc, char **argv)
     json_t           *v;
     int64_t           now, leeway, t;
     mt_err_t          rc;
-    mt_token_t        tok;
+    mt_chain_t        chain;
+    mt_token_t       *tok;
     const char       *method, *path, *matched;
     const char       *aud[MT_VERIFY_MAX_AUD];
     mt_keyset_t      *ks;
@@ -174,7 +178,7 @@ mt_cli_verify(int argc, char **argv)
     mode = MT_MATCH_FULL;
     now = (int64_t) time(NULL);
 
-    memset(&tok, 0, sizeof(tok));
+    memset(&chain, 0, sizeof(chain));
 
     optind = 1;
     opterr = 0;
@@ -296,22 +300,31 @@ mt_cli_verify(int argc, char **argv)
         goto done;
     }
 
-    /* 1. signature, exp/nbf/iat, the scope claims */
-    rc = mt_token_verify(&tok, ks, token, len, now, leeway, mode);
+    /* 1. signature, exp/nbf/iat, the scope claims; every link of a chain */
+    rc = mt_chain_verify(&chain, ks, token, len, now, leeway, mode);
     if (rc != MT_OK) {
         rv = mt_verify_refuse(rc, "signature and claims");
         goto done;
     }
 
     verified = 1;
+    tok = &chain.root;
 
     /* 2. audience */
     if (n_aud > 0) {
-        rc = mt_claims_check_audience(tok.jws.claims, aud, aud_lens, n_aud);
+        rc = mt_claims_check_audience(tok->jws.claims, aud, aud_lens,
+                                      n_aud);
         if (rc != MT_OK) {
             rv = mt_verify_refuse(rc, "audience");
             goto done;
         }
+    }
+
+    /* a link's aud is checked even without --audience */
+    rc = mt_chain_check_audience(&chain, aud, aud_lens, n_aud);
+    if (rc != MT_OK) {
+        rv = mt_verify_refuse(rc, "audience of a link");
+        goto done;
     }
 
     /* 3. the request against "scopes" and "allowed" */
@@ -319,8 +332,9 @@ mt_cli_verify(int argc, char **argv)
     matched_len = 0;
 
     if (method != NULL) {
-        rc = mt_token_authorize(&tok, NULL, 0, mode, method, strlen(method),
-                                path, strlen(path), &matched, &matched_len);
+        rc = mt_chain_authorize(&chain, NULL, 0, mode, method,
+                                strlen(method), path, strlen(path), &matched,
+                                &matched_len);
         if (rc != MT_OK) {
             rv = mt_verify_refuse(rc, rc == MT_ERR_UNKNOWN_SCOPE
                                       ? "named scopes are not known here"
@@ -331,7 +345,7 @@ mt_cli_verify(int argc, char **argv)
 
     /* 4. the credential */
     if (mt_verify_can_decrypt(ks)) {
-        rc = mt_token_decrypt(&tok, ks);
+        rc = mt_token_decrypt(tok, ks);
         if (rc != MT_OK) {
             rv = mt_verify_refuse(rc, "credential");
             goto done;
@@ -341,7 +355,7 @@ mt_cli_verify(int argc, char **argv)
     rv = MT_CLI_OK;
 
     if (show) {
-        if (tok.credential == NULL) {
+        if (tok->credential == NULL) {
             mt_cli_error("%s", mt_verify_can_decrypt(ks)
                                ? "the token carries no credential"
                                : "no private key to decrypt the credential");
@@ -350,7 +364,7 @@ mt_cli_verify(int argc, char **argv)
         }
 
         /* straight to the descriptor: no copy left in a stdio buffer */
-        if (mt_verify_write(tok.credential, tok.credential_len) != 0
+        if (mt_verify_write(tok->credential, tok->credential_len) != 0
             || mt_verify_write((unsigned char *) "\n", 1) != 0)
         {
             mt_cli_error("cannot write the credential");
@@ -365,24 +379,30 @@ mt_cli_verify(int argc, char **argv)
     }
 
     printf("valid\n");
-    printf("%-11s %s\n", "alg", mt_alg_name(tok.jws.alg));
+    printf("%-11s %s\n", "alg", mt_alg_name(tok->jws.alg));
 
-    v = json_object_get(tok.jws.header, "kid");
+    v = json_object_get(tok->jws.header, "kid");
     if (json_is_string(v)) {
         printf("%-11s %s\n", "kid", json_string_value(v));
     }
 
-    v = json_object_get(tok.jws.claims, "sub");
+    v = json_object_get(tok->jws.claims, "sub");
     if (json_is_string(v)) {
         printf("%-11s %s\n", "sub", json_string_value(v));
     }
 
-    v = json_object_get(tok.jws.claims, "jti");
+    v = json_object_get(tok->jws.claims, "jti");
     if (json_is_string(v)) {
         printf("%-11s %s\n", "jti", json_string_value(v));
     }
 
-    t = (int64_t) json_integer_value(json_object_get(tok.jws.claims, "exp"));
+    if (chain.n_links > 0) {
+        printf("%-11s %zu (every one allows the request)\n", "links",
+               chain.n_links);
+    }
+
+    /* the earliest exp of the chain */
+    t = chain.exp;
     mt_cli_format_time(when, sizeof(when), t);
     mt_cli_format_interval(left, sizeof(left), t - now);
     printf("%-11s %lld  %s  (%s %s)\n", "exp", (long long) t, when,
@@ -403,14 +423,14 @@ mt_cli_verify(int argc, char **argv)
         printf("%-11s not checked (no --method and --path)\n", "request");
     }
 
-    v = json_object_get(tok.jws.claims, "token");
+    v = json_object_get(tok->jws.claims, "token");
 
     if (v == NULL || json_is_null(v)) {
         printf("%-11s none\n", "credential");
 
-    } else if (tok.credential != NULL) {
+    } else if (tok->credential != NULL) {
         printf("%-11s decrypts (%zu bytes)\n", "credential",
-               tok.credential_len);
+               tok->credential_len);
 
     } else {
         printf("%-11s not checked (no private key)\n", "credential");
@@ -419,7 +439,7 @@ mt_cli_verify(int argc, char **argv)
 done:
 
     if (verified) {
-        mt_token_clear(&tok);
+        mt_chain_clear(&chain);
     }
 
     if (token != NULL) {

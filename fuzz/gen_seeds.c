@@ -382,6 +382,24 @@ gen_mint(void)
     puts_("mint", "not-object", "[\"token\"]");
     puts_("mint", "exp-and-ttl", "{\"token\":\"sk\",\"allowed\":[\"GET /\"],"
           "\"exp\":1800000000,\"ttl\":5}");
+
+    /* an attenuable root (docs/attenuation.md) */
+    {
+        char    *jwk_s, buf[1024];
+        json_t  *jwk;
+
+        if (mt_key_public_jwk(mt_keyset_get(ks, FX_KEY_ED), &jwk) != MT_OK) {
+            fprintf(stderr, "mt_key_public_jwk failed\n");
+            exit(1);
+        }
+
+        jwk_s = json_dumps(jwk, JSON_COMPACT);
+        json_decref(jwk);
+        snprintf(buf, sizeof(buf), "{\"token\":\"sk\",\"allowed\":[\"GET /\"],"
+                 "\"cnf\":{\"jwk\":%s},\"max_further_links\":2}", jwk_s);
+        free(jwk_s);
+        puts_("mint", "cnf", buf);
+    }
 }
 
 
@@ -458,6 +476,110 @@ gen_jwks(void)
 }
 
 
+/*
+ * fuzz_chain: line-form inputs (root claims, then F + link claims) and
+ * chains as sent, made with the fixture keys (EC and Ed25519 links).
+ */
+static char *
+chain_root(const char *extra)
+{
+    char    *jwk_s, *claims, *tok;
+    size_t   n;
+    json_t  *jwk;
+
+    if (mt_key_public_jwk(mt_keyset_get(ks, FX_KEY_EC), &jwk) != MT_OK) {
+        fprintf(stderr, "mt_key_public_jwk failed\n");
+        exit(1);
+    }
+
+    jwk_s = json_dumps(jwk, JSON_COMPACT);
+    json_decref(jwk);
+
+    n = strlen(jwk_s) + strlen(extra) + 128;
+    claims = malloc(n);
+    snprintf(claims, n, "{\"exp\":1800000000,\"allowed\":[\"GET /v1/.*\","
+             "\"POST /v1/items\"]%s,\"cnf\":{\"jwk\":%s}}", extra, jwk_s);
+    free(jwk_s);
+
+    tok = claims;
+
+    return tok;
+}
+
+
+static char *
+chain_link(char *chain, int ed, const char *claims_s, int next_ed, int open)
+{
+    char      *out;
+    size_t     len;
+    json_t    *claims, *jwk;
+
+    claims = json_loads(claims_s, 0, NULL);
+
+    if (open) {
+        mt_key_public_jwk(mt_keyset_get(ks, next_ed ? FX_KEY_ED : FX_KEY_EC),
+                          &jwk);
+        json_object_set_new(claims, "cnf", json_pack("{s:o}", "jwk", jwk));
+    }
+
+    if (mt_chain_attenuate(chain, strlen(chain),
+                           mt_keyset_get(ks, ed ? FX_KEY_ED : FX_KEY_EC),
+                           ed ? MT_ALG_EDDSA : MT_ALG_ES256, claims, &out,
+                           &len) != MT_OK)
+    {
+        fprintf(stderr, "mt_chain_attenuate failed\n");
+        exit(1);
+    }
+
+    json_decref(claims);
+    free(chain);
+
+    return out;
+}
+
+
+static void
+gen_chain(void)
+{
+    char  *r, *t, buf[8192];
+
+    r = chain_root("");
+
+    snprintf(buf, sizeof(buf), "%s\n\x02{\"allowed\":[\"GET /v1/items\"]}",
+             r);
+    puts_("chain", "lines-one", buf);
+
+    snprintf(buf, sizeof(buf), "%s\n\x06{\"methods\":[\"GET\"],"
+             "\"exp\":1700000600}\n\x03{\"aud\":\"api\","
+             "\"scopes\":[\"read\"]}", r);
+    puts_("chain", "lines-two", buf);
+
+    snprintf(buf, sizeof(buf), "%s\n\x06{\"max_further_links\":0}\n"
+             "\x03{}", r);
+    puts_("chain", "lines-depth", buf);
+
+    snprintf(buf, sizeof(buf), "%s\n\x08{\"prev\":\"x\"}", r);
+    puts_("chain", "lines-raw", buf);
+
+    snprintf(buf, sizeof(buf), "%s\n\x06{}", r);
+    puts_("chain", "lines-open", buf);
+
+    free(r);
+
+    /* chains as sent: the root signed HS256 as fuzz_chain does */
+    r = chain_root(",\"max_further_links\":3");
+    t = sign(FX_KEY_HMAC, MT_ALG_HS256, "{\"alg\":\"HS256\",\"kid\":\"hs\"}",
+             r);
+    free(r);
+
+    t = chain_link(t, 0, "{\"allowed\":[\"GET /v1/.*\"]}", 1, 1);
+    t = chain_link(t, 1, "{\"methods\":[\"GET\"],\"aud\":[\"api\"],"
+                   "\"exp\":1700000600,\"nbf\":1699999000}", 0, 0);
+    puts_("chain", "sent-two", t);
+    free(t);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -478,6 +600,7 @@ main(int argc, char **argv)
     gen_scope();
     gen_base64();
     gen_jwks();
+    gen_chain();
 
     mt_keyset_free(ks);
 

@@ -471,6 +471,75 @@ mt_err_t mt_token_decrypt(mt_token_t *t, const mt_keyset_t *ks);
 void mt_token_clear(mt_token_t *t);
 
 
+
+/* ---- grants (mt_grant.c) ----------------------------------------- */
+
+/*
+ * A grant rule: a response to a trigger request ("METHOD regex", Python
+ * re syntax, matched against the whole path, case-sensitive) allows
+ * its token one more exact request, "METHOD /path", from a template in
+ * which $1 .. $9 are the trigger's captures and $json the value at a
+ * dotted path ("domain_record.id", "items.0.id") of the JSON response.
+ * Captures and values are [A-Za-z0-9._-]{1,64}, not only dots: a
+ * response or a request can never bring path or regex syntax into a
+ * grant.
+ */
+#define MT_GRANT_MAX_VALUE      64
+#define MT_GRANT_MAX_LEN        MT_MAX_RULE_LEN
+#define MT_GRANT_MAX_DEPTH      8
+#define MT_GRANT_MAX_CAPTURES   9
+
+typedef struct mt_grant_rule_s  mt_grant_rule_t;
+
+typedef struct {
+    size_t      n;              /* captures set: 1 .. n */
+    size_t      len[MT_GRANT_MAX_CAPTURES + 1];
+    char        val[MT_GRANT_MAX_CAPTURES + 1][MT_GRANT_MAX_VALUE + 1];
+} mt_grant_match_t;
+
+/* json_path may be NULL (len 0): then the template must not use $json */
+mt_err_t mt_grant_rule_new(mt_grant_rule_t **out, const char *trigger,
+    size_t trigger_len, const char *tmpl, size_t tmpl_len,
+    const char *json_path, size_t json_path_len, char *errbuf,
+    size_t errlen);
+void mt_grant_rule_free(mt_grant_rule_t *rule);
+
+/* does the rule read the response body ($json)? */
+int mt_grant_needs_body(const mt_grant_rule_t *rule);
+
+/*
+ * MT_OK and the captures in m when (method, path) is a trigger;
+ * MT_ERR_SCOPE_DENIED when it is not, or when a capture is not a safe
+ * value.
+ */
+mt_err_t mt_grant_trigger(const mt_grant_rule_t *rule, const char *method,
+    size_t method_len, const char *path, size_t path_len,
+    mt_grant_match_t *m);
+
+/*
+ * The granted "METHOD /path" into out (outsize bytes, NUL-terminated).
+ * body: the whole response body when the rule needs it.  MT_ERR_MALFORMED
+ * when the body is not JSON or the value is missing, not a string or
+ * integer, or not a safe value; MT_ERR_TOO_LARGE when out is too small.
+ */
+mt_err_t mt_grant_expand(const mt_grant_rule_t *rule,
+    const mt_grant_match_t *m, const char *body, size_t body_len,
+    char *out, size_t outsize, size_t *out_len);
+
+/*
+ * The value at a dotted path in a JSON document (an object or array at
+ * the top; duplicate member names refused; a number segment indexes an
+ * array) as text: a string as it is, an integer in decimal; then it
+ * must be a safe value.
+ */
+mt_err_t mt_grant_json_value(const char *json, size_t len,
+    const char *path, size_t path_len, char *out, size_t outsize,
+    size_t *out_len);
+
+/* [A-Za-z0-9._-]{1,64}, not only dots */
+int mt_grant_safe_value(const char *v, size_t len);
+
+
 /* ---- minting (mt_mint.c) ---------------------------------------- */
 
 typedef struct {
@@ -666,6 +735,101 @@ mt_err_t mt_revoke_file_create(const char *path, char *errbuf,
  */
 mt_err_t mt_revoke_file_compact(const char *path, int64_t now,
     size_t *kept, size_t *line, char *errbuf, size_t errlen);
+
+
+/* ---- chains of attenuated tokens (mt_chain.c) -------------------- */
+
+/*
+ * ROOT~LINK~...~LINK (docs/attenuation.md): the root is a magic token
+ * whose "cnf" names the key of the first link; each link is a JWS of
+ * type MT_CHAIN_LINK_TYP signed by the key the element before it names,
+ * and adds restrictions.  Every element must allow the request.
+ */
+#define MT_CHAIN_SEP            '~'
+#define MT_CHAIN_MAX_LINKS      8
+#define MT_CHAIN_MAX_LINK_LEN   8192
+#define MT_CHAIN_MAX_METHODS    32
+#define MT_CHAIN_MAX_METHOD_LEN 32
+#define MT_CHAIN_MAX_AUD        32
+#define MT_CHAIN_LINK_TYP       "mt-link+jwt"
+#define MT_CHAIN_PREV_LEN       43      /* base64url of a SHA-256 */
+
+typedef struct {
+    mt_jws_t      jws;
+    mt_keyset_t  *key;          /* the previous element's cnf.jwk */
+    json_t       *scopes;       /* borrowed from jws.claims, or NULL */
+    json_t       *methods;      /* borrowed, or NULL */
+    json_t       *aud;          /* borrowed, or NULL */
+    mt_rules_t   *rules;        /* "allowed"; NULL: no path restriction */
+} mt_link_t;
+
+typedef struct {
+    mt_token_t    root;
+    size_t        n_links;
+    mt_link_t     links[MT_CHAIN_MAX_LINKS];
+    int64_t       exp;          /* the earliest exp of all elements */
+} mt_chain_t;
+
+/* does the token hold a MT_CHAIN_SEP, i.e. is it a chain? */
+int mt_chain_is_chain(const char *token, size_t len);
+
+/*
+ * Verify a chain: the root with mt_token_verify() under ks, then every
+ * link with the key the element before it names.  A token without a
+ * separator is verified as a single token, and refused when its "cnf"
+ * names a key (an attenuable root is not a usable token alone).
+ */
+mt_err_t mt_chain_verify(mt_chain_t *c, const mt_keyset_t *ks,
+    const char *token, size_t len, int64_t now, int64_t leeway,
+    mt_match_mode_t mode);
+
+/* the "aud" of every link must name one of n accepted audiences (n == 0
+ * accepts none); the root's is the caller's (mt_claims_check_audience) */
+mt_err_t mt_chain_check_audience(const mt_chain_t *c,
+    const char *const *audiences, const size_t *lens, size_t n);
+
+/*
+ * The root with mt_token_authorize() (*matched names its entry), then
+ * every link's "methods" and its "scopes"/"allowed".
+ */
+mt_err_t mt_chain_authorize(const mt_chain_t *c,
+    const mt_named_scope_t *named, size_t n_named, mt_match_mode_t mode,
+    const char *method, size_t method_len, const char *path,
+    size_t path_len, const char **matched, size_t *matched_len);
+
+/* the links alone (the root's check is the caller's) */
+mt_err_t mt_chain_authorize_links(const mt_chain_t *c,
+    const mt_named_scope_t *named, size_t n_named, mt_match_mode_t mode,
+    const char *method, size_t method_len, const char *path,
+    size_t path_len);
+
+/* is cnf a {"jwk": public key} a link may be verified with?  MT_OK,
+ * MT_ERR_INVALID_CLAIMS (shape) or MT_ERR_BAD_KEY */
+mt_err_t mt_chain_cnf_check(const json_t *cnf);
+
+/* does a verified token's "cnf" name a key: an attenuable root, which
+ * is not a token alone (mt_chain_verify refuses it) */
+int mt_token_is_open(const mt_token_t *t);
+
+void mt_chain_clear(mt_chain_t *c);
+
+/*
+ * Append a link to chain (a root or a chain, not verified: the holder
+ * has no proxy key): claims (restrictions, and "cnf" for an open link)
+ * get "prev", the link is signed with key and alg.  *out is malloc()ed,
+ * NUL-terminated.  MT_ERR_TOO_LARGE past MT_CHAIN_MAX_LINKS or a bound.
+ */
+mt_err_t mt_chain_attenuate(const char *chain, size_t len,
+    const mt_key_t *key, mt_alg_t alg, json_t *claims, char **out,
+    size_t *out_len);
+
+/* base64url(SHA-256(element)): the "prev" of the link after it;
+ * out gets MT_CHAIN_PREV_LEN characters and a NUL */
+void mt_chain_prev(char out[MT_CHAIN_PREV_LEN + 1], const char *element,
+    size_t len);
+
+/* the public JWK of key (RSA, EC, OKP), for a "cnf" claim */
+mt_err_t mt_key_public_jwk(const mt_key_t *key, json_t **out);
 
 
 /* ---- misc -------------------------------------------------------- */

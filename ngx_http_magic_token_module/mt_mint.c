@@ -113,6 +113,47 @@ mt_mint_string_claim(json_t *claims, const json_t *req, const char *name,
 }
 
 
+/*
+ * "cnf": {"jwk": public key} makes an attenuable root
+ * (docs/attenuation.md), "max_further_links" bounds its chains.
+ */
+static mt_err_t
+mt_mint_attenuable(json_t *claims, const json_t *req, char *errbuf,
+    size_t errlen)
+{
+    json_t  *v;
+
+    v = json_object_get(req, "cnf");
+
+    if (v != NULL) {
+        if (mt_chain_cnf_check(v) != MT_OK) {
+            MT_MINT_ERROR("cnf must be {\"jwk\": a public RSA, EC or "
+                          "Ed25519 key}");
+            return MT_ERR_INVALID_CLAIMS;
+        }
+
+        json_object_set(claims, "cnf", v);
+    }
+
+    v = json_object_get(req, "max_further_links");
+
+    if (v != NULL) {
+        if (json_object_get(req, "cnf") == NULL || !json_is_integer(v)
+            || json_integer_value(v) < 0
+            || json_integer_value(v) > MT_CHAIN_MAX_LINKS)
+        {
+            MT_MINT_ERROR("max_further_links must be an integer from 0 to "
+                          "%d, with cnf", MT_CHAIN_MAX_LINKS);
+            return MT_ERR_INVALID_CLAIMS;
+        }
+
+        json_object_set(claims, "max_further_links", v);
+    }
+
+    return MT_OK;
+}
+
+
 mt_err_t
 mt_mint_claims(const json_t *req, const mt_mint_policy_t *policy,
     int64_t now, json_t **out, const char **cred, size_t *cred_len,
@@ -317,6 +358,11 @@ mt_mint_claims(const json_t *req, const mt_mint_policy_t *policy,
     if (rc != MT_OK) {
         json_decref(claims);
         return rc;
+    }
+
+    if (mt_mint_attenuable(claims, req, errbuf, errlen) != MT_OK) {
+        json_decref(claims);
+        return MT_ERR_INVALID_CLAIMS;
     }
 
     if (json_object_get(claims, "jti") == NULL) {

@@ -223,6 +223,20 @@ static ngx_command_t  ngx_http_magic_token_commands[] = {
       0,
       NULL },
 
+    { ngx_string("magic_token_grant"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_magic_token_grant,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("magic_token_check"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_magic_token_check_scope,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -292,6 +306,10 @@ ngx_http_magic_token_handler(ngx_http_request_t *r)
         ctx->error = MT_OK;
         ctx->passed = 1;
         return NGX_OK;
+    }
+
+    if (rc == NGX_AGAIN) {
+        return NGX_AGAIN;
     }
 
     if (rc == NGX_ERROR) {
@@ -404,6 +422,7 @@ ngx_http_magic_token_verify_token(ngx_http_request_t *r,
     ctx->keys = mlcf->keys;
     ctx->scope_match = mlcf->scope_match;
     ctx->leeway = mlcf->leeway;
+    ctx->chain = NULL;
     ngx_str_null(&ctx->scope);
 
     if (token->len == 0) {
@@ -419,6 +438,10 @@ ngx_http_magic_token_verify_token(ngx_http_request_t *r,
     if (mlcf->keys == NULL) {
         ctx->error = MT_ERR_UNKNOWN_KEY;
         return NGX_OK;
+    }
+
+    if (mt_chain_is_chain((char *) token->data, token->len)) {
+        return ngx_http_magic_token_chain_verify(r, mlcf, ctx, token);
     }
 
     /* a hit: verified and decrypted before (in this worker or another) */
@@ -438,6 +461,12 @@ ngx_http_magic_token_verify_token(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    /* an attenuable root alone: links could have been stripped */
+    if (rc == MT_OK && mt_token_is_open(&ctx->token)) {
+        mt_token_clear(&ctx->token);
+        rc = MT_ERR_INVALID_CLAIMS;
+    }
+
     ctx->error = rc;
     ctx->verified = (rc == MT_OK);
 
@@ -451,22 +480,31 @@ ngx_http_magic_token_verify_token(ngx_http_request_t *r,
  * every request.  The id hashes the signed part only: an ECDSA
  * signature can be altered (s to n - s) and stay valid, the header and
  * claims cannot.  ctx->raw stays valid for the request's life (a
- * request header, or a value in the request pool).
+ * request header, or a value in the request pool).  For a chain
+ * (docs/attenuation.md), the root's signed part.
  */
 const char *
 ngx_http_magic_token_id(ngx_http_magic_token_ctx_t *ctx)
 {
-    u_char  *p, *start;
+    u_char  *p, *start, *end;
 
     if (!ctx->hashed) {
         start = ctx->raw.data;
 
-        for (p = start + ctx->raw.len; p > start && p[-1] != '.'; p--) {
+        /* a chain's id is its root's: revoking the root revokes them all */
+        end = ngx_strlchr(start, start + ctx->raw.len, MT_CHAIN_SEP);
+
+        if (end == NULL) {
+            end = start + ctx->raw.len;
+        }
+
+        for (p = end; p > start && p[-1] != '.'; p--) {
             /* void */
         }
 
         mt_hash_hex(ctx->hash, start,
-                    p > start ? (size_t) (p - 1 - start) : ctx->raw.len);
+                    p > start ? (size_t) (p - 1 - start)
+                              : (size_t) (end - start));
 
         ctx->hashed = 1;
     }
@@ -477,7 +515,8 @@ ngx_http_magic_token_id(ngx_http_magic_token_ctx_t *ctx)
 
 /*
  * NGX_OK: the request may go on; NGX_DECLINED: refused, ctx->error
- * says why; NGX_ERROR: an internal error.
+ * says why; NGX_AGAIN: a magic_token_check subrequest runs (main
+ * requests only); NGX_ERROR: an internal error.
  */
 ngx_int_t
 ngx_http_magic_token_check(ngx_http_request_t *r,
@@ -485,6 +524,7 @@ ngx_http_magic_token_check(ngx_http_request_t *r,
 {
     size_t       matched_len;
     mt_err_t     rc;
+    ngx_int_t    n;
     ngx_str_t    path;
     const char  *matched;
 
@@ -518,6 +558,11 @@ ngx_http_magic_token_check(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
+    rc = ngx_http_magic_token_chain_check(r, mlcf, ctx, &path);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     if (!mlcf->scope_required
         && ctx->token.scopes == NULL
         && json_object_get(ctx->token.jws.claims, "allowed") == NULL)
@@ -535,6 +580,15 @@ ngx_http_magic_token_check(ngx_http_request_t *r,
                             (char *) r->method_name.data,
                             r->method_name.len, (char *) path.data,
                             path.len, &matched, &matched_len);
+
+    n = ngx_http_magic_token_check_scopes(r, ctx, &path, &rc, &matched,
+                                          &matched_len);
+    if (n != NGX_OK) {
+        return n;               /* NGX_AGAIN: a magic_token_check runs */
+    }
+
+    rc = ngx_http_magic_token_grant_check(r, ctx, &path, rc, &matched,
+                                          &matched_len);
     if (rc != MT_OK) {
         ctx->error = rc;
         return rc == MT_ERR_NOMEM ? NGX_ERROR : NGX_DECLINED;
@@ -555,7 +609,8 @@ decrypt:
         ctx->decrypted = 1;
     }
 
-    if (mlcf->cache) {
+    /* a chain's links are verified every time: never cached */
+    if (mlcf->cache && ctx->chain == NULL) {
         ngx_http_magic_token_cache_store(r, mlcf, ctx);
     }
 
@@ -831,6 +886,7 @@ ngx_http_magic_token_retire(ngx_http_request_t *r,
 
     ngx_memzero(&ctx->token, sizeof(mt_token_t));
     ctx->cache_entry = NULL;
+    ctx->chain = NULL;          /* freed with the request */
 
     return NGX_OK;
 }
@@ -1748,6 +1804,14 @@ ngx_http_magic_token_init(ngx_conf_t *cf)
     }
 
     if (ngx_http_magic_token_revoke_postconf(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_magic_token_grant_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_magic_token_check_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 

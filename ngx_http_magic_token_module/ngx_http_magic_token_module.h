@@ -22,6 +22,8 @@
 typedef struct {
     ngx_array_t                *scopes;     /* of mt_named_scope_t */
     ngx_array_t                *zones;      /* of ..._zone_t * */
+    ngx_array_t                *grants;     /* ..._grant.c */
+    ngx_array_t                *checks;     /* ..._extcheck.c */
 } ngx_http_magic_token_main_conf_t;
 
 
@@ -191,6 +193,12 @@ typedef struct {
 
     /* token borrowed from magic_token_cache: never mt_token_clear() it */
     void                       *cache_entry;
+
+    void                       *grant;      /* ..._grant.c: triggers */
+    void                       *check;      /* ..._extcheck.c */
+
+    /* a chain's links, token holding its root; freed with the request */
+    mt_chain_t                 *chain;
 } ngx_http_magic_token_ctx_t;
 
 
@@ -275,6 +283,30 @@ ngx_int_t ngx_http_magic_token_revoke_remove(
     size_t errlen);
 ngx_int_t ngx_http_magic_token_revoke_all(ngx_http_request_t *r,
     ngx_http_magic_token_zone_t *zone, ngx_array_t **recs);
+
+char *ngx_http_magic_token_grant(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_magic_token_grant_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_magic_token_grant_zone_init(
+    ngx_http_magic_token_zone_t *zone, ngx_http_magic_token_zone_t *old,
+    ngx_log_t *log);
+mt_err_t ngx_http_magic_token_grant_check(ngx_http_request_t *r,
+    ngx_http_magic_token_ctx_t *ctx, ngx_str_t *path, mt_err_t rc,
+    const char **matched, size_t *matched_len);
+
+char *ngx_http_magic_token_check_scope(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_magic_token_check_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_magic_token_check_scopes(ngx_http_request_t *r,
+    ngx_http_magic_token_ctx_t *ctx, ngx_str_t *path, mt_err_t *rc,
+    const char **matched, size_t *matched_len);
+
+ngx_int_t ngx_http_magic_token_chain_verify(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx,
+    ngx_str_t *token);
+ngx_int_t ngx_http_magic_token_chain_check(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx,
+    ngx_str_t *path);
 
 ngx_int_t ngx_http_magic_token_subrequest_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_magic_token_subrequest_ctx(ngx_http_request_t *r,
