@@ -116,6 +116,7 @@ sub seen {
 }
 
 default_http_config(<<'_EOC_');
+    magic_token_zone mcpz:1m;
     magic_token_scope mcp-read "POST /mcp";
     magic_token_mcp_scope mcp-read "tool get_issue";
 
@@ -668,3 +669,57 @@ main::seen('cred-cli', 'POST', main::call(1, 'get_issue'))
 --- more_headers eval
 "Authorization: Bearer $::tok{cli}"
 --- error_code: 403
+
+
+
+=== TEST 49: the worker cache: hits keep the MCP entries (allowed, forbidden, allowed)
+--- config
+    location = /mcp {
+        magic_token on;
+        magic_token_key $TEST_NGINX_KEYS/private.pem;
+        magic_token_cache size=16;
+        magic_token_mcp on;
+        proxy_set_header Authorization "Bearer $magic_token_credential";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+--- request eval
+["POST /mcp\n" . main::call(1, 'get_issue'),
+ "POST /mcp\n" . main::call(2, 'delete_repository'),
+ "POST /mcp\n" . main::call(3, 'get_issue')]
+--- more_headers eval
+$::auth
+--- error_code eval
+[200, 403, 200]
+--- response_body eval
+[main::seen('cred-gh', 'POST', main::call(1, 'get_issue')),
+ main::err(2, -32003, 'this tool is not allowed by the token'),
+ main::seen('cred-gh', 'POST', main::call(3, 'get_issue'))]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 50: the shared cache: hits keep the MCP entries (allowed, forbidden, allowed)
+--- config
+    location = /mcp {
+        magic_token on;
+        magic_token_key $TEST_NGINX_KEYS/private.pem;
+        magic_token_cache zone=mcpz;
+        magic_token_mcp on;
+        proxy_set_header Authorization "Bearer $magic_token_credential";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+--- request eval
+["POST /mcp\n" . main::call(1, 'get_issue'),
+ "POST /mcp\n" . main::call(2, 'delete_repository'),
+ "POST /mcp\n" . main::call(3, 'get_issue')]
+--- more_headers eval
+$::auth
+--- error_code eval
+[200, 403, 200]
+--- response_body eval
+[main::seen('cred-gh', 'POST', main::call(1, 'get_issue')),
+ main::err(2, -32003, 'this tool is not allowed by the token'),
+ main::seen('cred-gh', 'POST', main::call(3, 'get_issue'))]
+--- no_error_log
+[alert]
