@@ -323,8 +323,12 @@ ngx_http_magic_token_mcp(ngx_http_request_t *r,
         ctx->mcp = mctx;
     }
 
+    /* another location (an internal redirect) may check another token */
     mctx->mlcf = mlcf;
     mctx->done = 0;
+    mctx->rules = NULL;
+    mctx->nslots = 0;
+    mctx->nrules = 0;
 
     rc = ngx_http_magic_token_mcp_start(r, mlcf, ctx, mctx);
 
