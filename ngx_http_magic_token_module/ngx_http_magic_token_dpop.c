@@ -730,3 +730,90 @@ ngx_http_magic_token_dpop_merge(ngx_conf_t *cf,
 
     return NGX_CONF_OK;
 }
+
+
+/*
+ * The issuer (..._issuer.c): a DPoP proof on the minting request binds
+ * the token to the proof's key, as a "jkt" field does.  NGX_OK: req has
+ * the proof's jkt, or there was no proof; NGX_DECLINED: *msg says why
+ * (a 400); NGX_ERROR: internal.
+ */
+ngx_int_t
+ngx_http_magic_token_dpop_issuer(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, json_t *req, char **msg)
+{
+    mt_err_t        rc;
+    json_t         *v;
+    ngx_int_t       n;
+    ngx_str_t       htu, proof;
+    mt_dpop_t       d;
+    mt_dpop_req_t   dr;
+
+    if (ngx_http_magic_token_dpop_proof(r, &proof) != NGX_OK) {
+        *msg = "more than one DPoP header";
+        return NGX_DECLINED;
+    }
+
+    if (proof.len == 0) {
+        return NGX_OK;
+    }
+
+    if (!mlcf->dpop->enable) {
+        *msg = "DPoP is off here (magic_token_dpop)";
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_magic_token_dpop_htu(r, &htu) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&dr, sizeof(mt_dpop_req_t));
+
+    dr.method = (char *) r->method_name.data;
+    dr.method_len = r->method_name.len;
+    dr.htu = (char *) htu.data;
+    dr.htu_len = htu.len;
+    dr.now = (int64_t) ngx_time();
+    dr.window = (int64_t) mlcf->dpop->window;
+    dr.leeway = (int64_t) mlcf->leeway;
+
+    rc = mt_dpop_verify(&d, (char *) proof.data, proof.len, &dr);
+
+    if (rc == MT_ERR_NOMEM) {
+        return NGX_ERROR;
+    }
+
+    if (rc != MT_OK) {
+        *msg = "invalid_dpop_proof: the DPoP proof is not valid for this "
+               "request";
+        return NGX_DECLINED;
+    }
+
+    n = ngx_http_magic_token_dpop_record(r, mlcf->dpop, &d,
+                                         (time_t) d.iat + mlcf->dpop->window
+                                         + mlcf->leeway + 1);
+    if (n == NGX_DECLINED || n == NGX_BUSY) {
+        *msg = "invalid_dpop_proof: the DPoP proof was used before";
+        return NGX_DECLINED;
+    }
+
+    if (n != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    v = json_object_get(req, "jkt");
+
+    if (v != NULL
+        && (!json_is_string(v) || json_string_length(v) != MT_DPOP_JKT_LEN
+            || ngx_memcmp(json_string_value(v), d.jkt, MT_DPOP_JKT_LEN) != 0))
+    {
+        *msg = "jkt is not the thumbprint of the DPoP proof's key";
+        return NGX_DECLINED;
+    }
+
+    if (json_object_set_new(req, "jkt", json_string(d.jkt)) != 0) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}

@@ -298,6 +298,8 @@ ngx_int_t ngx_http_magic_token_dpop_init_zone(
     ngx_log_t *log);
 ngx_int_t ngx_http_magic_token_dpop_check(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
+ngx_int_t ngx_http_magic_token_dpop_issuer(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, json_t *req, char **msg);
 ngx_str_t *ngx_http_magic_token_dpop_challenge(
     ngx_http_magic_token_loc_conf_t *mlcf, mt_err_t err);
 

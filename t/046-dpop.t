@@ -52,6 +52,24 @@ $t{chain} = sh_out($python, $chain, 'attenuate', '--lib', 'pyjwt', '--key',
                           keys_dir() . '/private.pem', '--holder-key',
                           "$dir/h1/public.pem", '--allowed', 'GET /.*'));
 
+# the CLI: mint --dpop-key, attenuate --dpop-key
+{
+    open(my $cf, '>', "$dir/cred") or die "$dir/cred: $!";
+    print $cf 'cred-cli';
+    close $cf;
+    $t{cli} = sh_out($cli, 'mint', '--key', keys_dir() . '/private.pem',
+                     '--credential-file', "$dir/cred", '--allowed',
+                     'GET /a/.*', '--dpop-key', "$dir/h2/public.pem");
+    $t{cli_chain} = sh_out($cli, 'attenuate', '--key', "$dir/h1/private.pem",
+                           '--allowed', 'GET /a/x', '--dpop-key',
+                           "$dir/h3/public.pem",
+                           sh_out($cli, 'mint', '--key',
+                                  keys_dir() . '/private.pem',
+                                  '--credential-file', "$dir/cred",
+                                  '--allowed', 'GET /.*', '--holder-key',
+                                  "$dir/h1/public.pem"));
+}
+
 # proof(KEY, URL, TOKEN, options of dpop_proof.py): a fresh one each time
 sub proof {
     my ($key, $url, $token, @o) = @_;
@@ -94,6 +112,15 @@ $p{cache1} = proof('h1', '/c/x', $t{bound});
 $p{cache2} = proof('h1', '/c/x', $t{bound});
 $p{plain} = proof('h1', '/a/x', $t{plain});
 $p{off} = proof('h1', '/off/x', $t{bound});
+$p{cli} = proof('h2', '/a/x', $t{cli});
+$p{cli_chain} = proof('h3', '/a/x', $t{cli_chain});
+$p{cli_chain_h1} = proof('h1', '/a/x', $t{cli_chain});
+
+# the issuer: a proof on the minting request (POST, no token: no ath)
+$p{iss} = proof('h1', '/__magictoken', undef, '--htm', 'POST');
+$p{iss_refresh} = proof('h1', '/__magictoken', undef, '--htm', 'POST');
+$p{iss_jkt} = proof('h1', '/__magictoken', undef, '--htm', 'POST');
+$p{iss_get} = proof('h1', '/__magictoken', undef);
 
 # the directive's configuration errors
 {
@@ -156,6 +183,11 @@ default_config(<<'_EOC_');
         proxy_set_header Authorization "Bearer $magic_token_credential";
         add_header X-Error $magic_token_error always;
         proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+
+    location = /__magictoken {
+        magic_token_issuer;
+        magic_token_issuer_refresh_ttl 1h;
     }
 
     location /off/ {
@@ -479,3 +511,80 @@ GET /a/x
 --- error_code: 401
 --- response_headers
 X-Error: invalid_claims
+
+
+
+=== TEST 29: the issuer binds a token to the key of the request's proof
+--- request
+POST /__magictoken
+{"token": "ghp_x", "allowed": ["GET /a/.*"]}
+--- more_headers eval
+"DPoP: $::p{iss}"
+--- error_code: 200
+--- response_body_like chomp
+^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$
+
+
+
+=== TEST 30: ... so that it gives no refresh token (it would be unbound)
+--- request
+POST /__magictoken
+{"token": "ghp_x", "allowed": ["GET /a/.*"], "refresh": true}
+--- more_headers eval
+"DPoP: $::p{iss_refresh}"
+--- error_code: 400
+--- response_body_like
+refresh tokens are not issued for DPoP-bound tokens
+
+
+
+=== TEST 31: a jkt field that is not the proof's key
+--- request eval
+"POST /__magictoken
+{\"token\": \"ghp_x\", \"allowed\": [\"GET /a/.*\"], \"jkt\": \"$::jkt{h2}\"}"
+--- more_headers eval
+"DPoP: $::p{iss_jkt}"
+--- error_code: 400
+--- response_body_like
+jkt is not the thumbprint of the DPoP proof's key
+
+
+
+=== TEST 32: a proof for another method
+--- request
+POST /__magictoken
+{"token": "ghp_x", "allowed": ["GET /a/.*"]}
+--- more_headers eval
+"DPoP: $::p{iss_get}"
+--- error_code: 400
+--- response_body_like chomp
+^invalid_dpop_proof: 
+
+
+
+=== TEST 33: a jkt field alone, and one that is no thumbprint
+--- request eval
+["POST /__magictoken
+{\"token\": \"ghp_x\", \"allowed\": [\"GET /a/.*\"], \"jkt\": \"$::jkt{h2}\", \"refresh\": true}",
+"POST /__magictoken
+{\"token\": \"ghp_x\", \"allowed\": [\"GET /a/.*\"], \"jkt\": \"abc\"}"]
+--- error_code eval
+[400, 400]
+--- response_body_like eval
+["refresh tokens are not issued for DPoP-bound tokens",
+ "jkt must be an RFC 7638 SHA-256 thumbprint"]
+
+
+
+=== TEST 34: tokens bound by the CLI (mint and attenuate --dpop-key)
+--- request eval
+["GET /a/x", "GET /a/x", "GET /a/x", "GET /a/x"]
+--- more_headers eval
+[::hdrs('DPoP', $::t{cli}, $::p{cli}),
+ ::hdrs('DPoP', $::t{cli_chain}, $::p{cli_chain}),
+ ::hdrs('DPoP', $::t{cli_chain}, $::p{cli_chain_h1}),
+ ::hdrs('Bearer', $::t{cli})]
+--- error_code eval
+[200, 200, 401, 401]
+--- response_body_like eval
+["auth=\\[Bearer cred-cli\\]", "auth=\\[Bearer cred-cli\\]", "401", "401"]
