@@ -121,12 +121,14 @@ unit-test: $(UNIT_BINS)
 nginx-test: module cli scope-match interop-deps
 	TEST_NGINX_BINARY=$(NGINX_BIN) t/tools/subreaper prove $(PROVE_INC) -r t/
 
-# the npm "jose" package for t/042-interop.t (skipped there when missing)
+# the npm "jose" package for t/042-interop.t and "dpop" for
+# t/047-dpop-workers.t (each skipped, or replaced, there when missing)
 interop-deps:
 	@if command -v npm >/dev/null 2>&1 \
-	    && [ ! -d t/tools/interop/node_modules/jose ]; then \
+	    && { [ ! -d t/tools/interop/node_modules/jose ] \
+	         || [ ! -d t/tools/interop/node_modules/dpop ]; }; then \
 	    (cd t/tools/interop && npm ci --no-audit --no-fund --silent) \
-	        || echo "npm ci failed: the jose interop tests will be skipped"; \
+	        || echo "npm ci failed: the npm interop tests will be skipped"; \
 	fi
 
 test: deps
