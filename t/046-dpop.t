@@ -112,6 +112,7 @@ $p{cache1} = proof('h1', '/c/x', $t{bound});
 $p{cache2} = proof('h1', '/c/x', $t{bound});
 $p{plain} = proof('h1', '/a/x', $t{plain});
 $p{off} = proof('h1', '/off/x', $t{bound});
+$p{sr} = proof('h1', '/sr/x', $t{bound});
 $p{cli} = proof('h2', '/a/x', $t{cli});
 $p{cli_chain} = proof('h3', '/a/x', $t{cli_chain});
 $p{cli_chain_h1} = proof('h1', '/a/x', $t{cli_chain});
@@ -180,6 +181,16 @@ default_config(<<'_EOC_');
     location /c/ {
         magic_token on;
         magic_token_cache size=10;
+        proxy_set_header Authorization "Bearer $magic_token_credential";
+        add_header X-Error $magic_token_error always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+
+    # a subrequest checked on its own: the proof of the client's request
+    # verifies there too, and counts once
+    location /sr/ {
+        magic_token on;
+        auth_request /a/x;
         proxy_set_header Authorization "Bearer $magic_token_credential";
         add_header X-Error $magic_token_error always;
         proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
@@ -588,3 +599,14 @@ POST /__magictoken
 [200, 200, 401, 401]
 --- response_body_like eval
 ["auth=\\[Bearer cred-cli\\]", "auth=\\[Bearer cred-cli\\]", "401", "401"]
+
+
+
+=== TEST 35: an auth_request subrequest with the client's proof
+--- request
+GET /sr/x
+--- more_headers eval
+::hdrs('DPoP', $::t{bound}, $::p{sr})
+--- error_code: 200
+--- response_body
+auth=[Bearer cred-bound] method=GET uri=/sr/x

@@ -442,6 +442,57 @@ test_cnf(void)
 }
 
 
+/* the issuer's "jkt" field (mt_mint.c) */
+static void
+test_mint(void)
+{
+    char              err[256];
+    size_t            cred_len, i;
+    json_t           *req, *claims;
+    const char       *cred, *k;
+    mt_mint_policy_t  policy = { 3600, 0, NULL, NULL };
+
+    static const char  *bad[] = {
+        "short", "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4", /* 42 */
+        "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I=",
+        "0ZcOCORZNYy+DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+    };
+
+    req = json_pack("{s:s,s:[s],s:s}", "token", "x", "allowed", "GET /x",
+                    "jkt", RFC9449_JKT);
+    is_int(mt_mint_claims(req, &policy, NOW, &claims, &cred, &cred_len, err,
+                          sizeof(err)), MT_OK, "mint: jkt accepted");
+    ok(mt_cnf_jkt(claims, &k) == MT_OK && k != NULL
+       && strcmp(k, RFC9449_JKT) == 0, "mint: cnf.jkt in the claims");
+    json_decref(claims);
+    json_decref(req);
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        req = json_pack("{s:s,s:[s],s:s}", "token", "x", "allowed",
+                        "GET /x", "jkt", bad[i]);
+        is_int(mt_mint_claims(req, &policy, NOW, &claims, &cred, &cred_len,
+                              err, sizeof(err)), MT_ERR_INVALID_CLAIMS,
+               "mint: jkt refused: %s", bad[i]);
+        json_decref(req);
+    }
+
+    req = json_pack("{s:s,s:[s],s:s,s:{s:{}}}", "token", "x", "allowed",
+                    "GET /x", "jkt", RFC9449_JKT, "cnf", "jwk");
+    is_int(mt_mint_claims(req, &policy, NOW, &claims, &cred, &cred_len, err,
+                          sizeof(err)), MT_ERR_INVALID_CLAIMS,
+           "mint: jkt and cnf");
+    json_decref(req);
+
+    req = json_pack("{s:s,s:[s],s:s,s:i}", "token", "x", "allowed",
+                    "GET /x", "jkt", RFC9449_JKT, "max_further_links", 1);
+    is_int(mt_mint_claims(req, &policy, NOW, &claims, &cred, &cred_len, err,
+                          sizeof(err)), MT_ERR_INVALID_CLAIMS,
+           "mint: jkt and max_further_links (a bound token is terminal)");
+    ok(strstr(err, "jkt") != NULL, "mint: the message names jkt");
+    json_decref(req);
+}
+
+
 int
 main(void)
 {
@@ -466,6 +517,7 @@ main(void)
     test_htu();
     test_proofs();
     test_cnf();
+    test_mint();
 
     for (i = 0; i < 3; i++) {
         mt_keyset_free(holder[i]);
