@@ -113,6 +113,8 @@ $p{cache2} = proof('h1', '/c/x', $t{bound});
 $p{plain} = proof('h1', '/a/x', $t{plain});
 $p{off} = proof('h1', '/off/x', $t{bound});
 $p{sr} = proof('h1', '/sr/x', $t{bound});
+$p{shc1} = proof('h1', '/s/x', $t{bound});
+$p{shc2} = proof('h1', '/s/x', $t{bound});
 $p{cli} = proof('h2', '/a/x', $t{cli});
 $p{cli_chain} = proof('h3', '/a/x', $t{cli_chain});
 $p{cli_chain_h1} = proof('h1', '/a/x', $t{cli_chain});
@@ -199,6 +201,14 @@ default_config(<<'_EOC_');
     location = /__magictoken {
         magic_token_issuer;
         magic_token_issuer_refresh_ttl 1h;
+    }
+
+    location /s/ {
+        magic_token on;
+        magic_token_cache zone=dz size=10;
+        proxy_set_header Authorization "Bearer $magic_token_credential";
+        add_header X-Error $magic_token_error always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
     }
 
     location /off/ {
@@ -610,3 +620,18 @@ GET /sr/x
 --- error_code: 200
 --- response_body
 auth=[Bearer cred-bound] method=GET uri=/sr/x
+
+
+
+=== TEST 36: the shared cache: a hit still needs a fresh proof
+--- request eval
+["GET /s/x", "GET /s/x", "GET /s/x", "GET /s/x"]
+--- more_headers eval
+[::hdrs('DPoP', $::t{bound}, $::p{shc1}),
+ ::hdrs('DPoP', $::t{bound}, $::p{shc2}),
+ ::hdrs('DPoP', $::t{bound}, $::p{shc2}),
+ ::hdrs('DPoP', $::t{bound})]
+--- error_code eval
+[200, 200, 401, 401]
+--- response_headers eval
+["X-Error:", "X-Error:", "X-Error: dpop_replay", "X-Error: dpop_required"]
