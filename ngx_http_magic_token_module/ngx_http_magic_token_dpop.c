@@ -70,6 +70,10 @@ static ngx_int_t ngx_http_magic_token_dpop_record(ngx_http_request_t *r,
 static ngx_int_t ngx_http_magic_token_dpop_insert(ngx_slab_pool_t *shpool,
     ngx_http_magic_token_dpop_sh_t *dsh, ngx_http_magic_token_zone_t *zone,
     u_char *replay, time_t expires);
+static void *ngx_http_magic_token_dpop_alloc(ngx_slab_pool_t *shpool,
+    ngx_http_magic_token_zone_t *zone);
+static void ngx_http_magic_token_dpop_expire(ngx_slab_pool_t *shpool,
+    ngx_http_magic_token_dpop_sh_t *dsh, time_t now, ngx_uint_t all);
 static ngx_http_magic_token_dpop_sh_t *ngx_http_magic_token_dpop_local(
     ngx_slab_pool_t **shpool);
 static void ngx_http_magic_token_dpop_seen_cleanup(void *data);
@@ -382,7 +386,6 @@ ngx_http_magic_token_dpop_insert(ngx_slab_pool_t *shpool,
     u_char *replay, time_t expires)
 {
     time_t                             now;
-    ngx_queue_t                       *q;
     ngx_rbtree_key_t                   key;
     ngx_rbtree_node_t                 *node, *sentinel;
     ngx_http_magic_token_dpop_node_t  *dn;
@@ -390,18 +393,7 @@ ngx_http_magic_token_dpop_insert(ngx_slab_pool_t *shpool,
     now = ngx_time();
 
     /* expired entries go first; a proof they held is stale by now */
-    while (!ngx_queue_empty(&dsh->queue)) {
-        q = ngx_queue_head(&dsh->queue);
-        dn = ngx_queue_data(q, ngx_http_magic_token_dpop_node_t, queue);
-
-        if (dn->expires > now) {
-            break;
-        }
-
-        ngx_queue_remove(q);
-        ngx_rbtree_delete(&dsh->rbtree, &dn->node);
-        ngx_slab_free_locked(shpool, dn);
-    }
+    ngx_http_magic_token_dpop_expire(shpool, dsh, now, 0);
 
     ngx_memcpy(&key, replay, sizeof(ngx_rbtree_key_t));
 
@@ -418,24 +410,14 @@ ngx_http_magic_token_dpop_insert(ngx_slab_pool_t *shpool,
         node = (key < node->key) ? node->left : node->right;
     }
 
-    if (zone) {
-        dn = ngx_http_magic_token_zone_alloc(zone,
-                                 sizeof(ngx_http_magic_token_dpop_node_t));
+    /* tried silently first: entries of a shorter window may wait behind
+     * a longer one, and are freed before the store is called full */
+    dn = ngx_slab_alloc_locked(shpool,
+                               sizeof(ngx_http_magic_token_dpop_node_t));
 
-    } else {
-        dn = ngx_slab_alloc_locked(shpool,
-                                   sizeof(ngx_http_magic_token_dpop_node_t));
-
-        if (dn == NULL && !ngx_http_magic_token_dpop_full) {
-            ngx_http_magic_token_dpop_full = 1;
-            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                          "magic_token_dpop: the worker's replay store is "
-                          "full, proofs are refused");
-        }
-
-        if (dn != NULL) {
-            ngx_http_magic_token_dpop_full = 0;
-        }
+    if (dn == NULL) {
+        ngx_http_magic_token_dpop_expire(shpool, dsh, now, 1);
+        dn = ngx_http_magic_token_dpop_alloc(shpool, zone);
     }
 
     if (dn == NULL) {
@@ -450,6 +432,67 @@ ngx_http_magic_token_dpop_insert(ngx_slab_pool_t *shpool,
     ngx_queue_insert_tail(&dsh->queue, &dn->queue);
 
     return NGX_OK;
+}
+
+
+/* an entry; when there is no room, says so once (the zone: in its own
+ * words and counter) */
+static void *
+ngx_http_magic_token_dpop_alloc(ngx_slab_pool_t *shpool,
+    ngx_http_magic_token_zone_t *zone)
+{
+    void  *p;
+
+    if (zone) {
+        return ngx_http_magic_token_zone_alloc(zone,
+                                 sizeof(ngx_http_magic_token_dpop_node_t));
+    }
+
+    p = ngx_slab_alloc_locked(shpool,
+                              sizeof(ngx_http_magic_token_dpop_node_t));
+
+    if (p == NULL && !ngx_http_magic_token_dpop_full) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "magic_token_dpop: the worker's replay store is "
+                      "full, proofs are refused");
+    }
+
+    ngx_http_magic_token_dpop_full = (p == NULL);
+
+    return p;
+}
+
+
+/*
+ * Frees expired entries: from the oldest until one is not expired, or
+ * (all) every one, when the store is full.  The mutex held (a zone).
+ */
+static void
+ngx_http_magic_token_dpop_expire(ngx_slab_pool_t *shpool,
+    ngx_http_magic_token_dpop_sh_t *dsh, time_t now, ngx_uint_t all)
+{
+    ngx_queue_t                       *q, *next;
+    ngx_http_magic_token_dpop_node_t  *dn;
+
+    for (q = ngx_queue_head(&dsh->queue);
+         q != ngx_queue_sentinel(&dsh->queue);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        dn = ngx_queue_data(q, ngx_http_magic_token_dpop_node_t, queue);
+
+        if (dn->expires > now) {
+            if (!all) {
+                return;
+            }
+
+            continue;
+        }
+
+        ngx_queue_remove(q);
+        ngx_rbtree_delete(&dsh->rbtree, &dn->node);
+        ngx_slab_free_locked(shpool, dn);
+    }
 }
 
 

@@ -88,6 +88,7 @@ sub proof {
     print $fh <<"_EOC_";
 $head
     magic_token_zone dz:1m;
+    magic_token_zone small:32k;
     server {
         listen 127.0.0.1:$port reuseport;
         magic_token_key proxy/private.pem;
@@ -96,6 +97,11 @@ $head
         location /z/ {
             magic_token on;
             magic_token_dpop on zone=dz;
+            proxy_pass http://127.0.0.1:@{[$port + 1]};
+        }
+        location /f/ {
+            magic_token on;
+            magic_token_dpop on zone=small;
             proxy_pass http://127.0.0.1:@{[$port + 1]};
         }
         location /w/ {
@@ -114,11 +120,12 @@ _EOC_
 
 # (status, pid, error) of one request on a new connection
 sub get {
-    my ($path, $proof) = @_;
+    my ($path, $proof, $tok) = @_;
+    $tok //= $token;
     my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
                                   Timeout => 5) or return ('none', 0, '');
     print $s "GET $path HTTP/1.0\r\nHost: 127.0.0.1:$port\r\n"
-             . "Authorization: DPoP $token\r\nDPoP: $proof\r\n\r\n";
+             . "Authorization: DPoP $tok\r\nDPoP: $proof\r\n\r\n";
     local $/;
     my $r = <$s> // '';
     my ($st) = $r =~ m{^HTTP/1\.\d (\d+)};
@@ -209,6 +216,37 @@ for (1 .. 50) {
         select undef, undef, undef, 0.1;
     }
     is($ok, 5, 'zone: the proof is still refused after the reload');
+}
+
+{
+    # a full store refuses proofs rather than forget them, and says so
+    # once; what it holds is still refused as replays
+    my $pem = "$prefix/conf/holder/private.pem";
+    my $tok = out($cli, 'mint', '--key', "$prefix/conf/proxy/private.pem",
+                  '--credential-file', "$prefix/conf/cred", '--allowed',
+                  'GET /.*', '--dpop-key', $pem);
+    my @p = split /\n/, out($python, $dpop, 'proof', $pem, '--htu',
+                            "http://127.0.0.1:$port/f/x", '--token', $tok,
+                            '--count', 1500);
+    my ($n, @r) = (0);
+    my $p0 = $p[0];
+    while (@p) {
+        @r = get('/f/x', shift @p, $tok);
+        last if $r[0] ne '200';
+        $n++;
+    }
+    diag("the 32k zone held $n proofs");
+    is("$r[0] $r[2]", '401 invalid_dpop_proof',
+       'full: a new proof is refused');
+    is((get('/f/x', shift @p, $tok))[0], 401, 'full: and the next one');
+
+    is(join(' ', (get('/f/x', $p0, $tok))[0, 2]), '401 dpop_replay',
+       'full: a proof it holds is still a replay');
+    open my $lf, '<', "$prefix/logs/error.log" or die $!;
+    my $full = grep { /magic_token_zone "small" is full/ } <$lf>;
+    close $lf;
+    is($full, 1, 'full: said once in the log');
+    ok($n > 50, 'full: the zone held proofs before');
 }
 
 done_testing();

@@ -8,7 +8,8 @@
       a proof on stdout; options make bad ones for the suite:
       --iat-offset N, --jti J, --alg A (none, HS256: made by hand),
       --typ T, --private-jwk (the private key in "jwk"),
-      --jwk-key PEM (another key's public JWK in the header), --ath X
+      --jwk-key PEM (another key's public JWK in the header), --ath X,
+      --count N (N proofs, one a line, each with its own jti)
 
 Needs Debian's python3-jwt and python3-cryptography.
 """
@@ -86,6 +87,7 @@ def main():
     p.add_argument("--typ", default="dpop+jwt")
     p.add_argument("--private-jwk", action="store_true")
     p.add_argument("--jwk-key")
+    p.add_argument("--count", type=int, default=1)
     a = ap.parse_args()
 
     key = load(a.key)
@@ -94,6 +96,11 @@ def main():
         print(thumbprint(public_jwk(key)))
         return
 
+    for _ in range(a.count):
+        print(proof(a, key))
+
+
+def proof(a, key):
     jwk = public_jwk(load(a.jwk_key)) if a.jwk_key else \
         public_jwk(key, a.private_jwk)
     claims = {"jti": a.jti or str(uuid.uuid4()), "htm": a.htm,
@@ -113,10 +120,9 @@ def main():
             import hmac
             sig = b64url(hmac.new(b"secret", (h + "." + c).encode(),
                                   hashlib.sha256).digest())
-        print(h + "." + c + "." + sig)
-        return
+        return h + "." + c + "." + sig
 
-    print(jwt.encode(claims, key, algorithm=alg, headers=header))
+    return jwt.encode(claims, key, algorithm=alg, headers=header)
 
 
 if __name__ == "__main__":
