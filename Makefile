@@ -122,7 +122,7 @@ nginx-test: module cli scope-match interop-deps
 	TEST_NGINX_BINARY=$(NGINX_BIN) t/tools/subreaper prove $(PROVE_INC) -r t/
 
 # the npm "jose" package for t/042-interop.t and "dpop" for
-# t/047-dpop-workers.t (each skipped, or replaced, there when missing)
+# t/046-dpop-workers.t (each skipped, or replaced, there when missing)
 interop-deps:
 	@if command -v npm >/dev/null 2>&1 \
 	    && { [ ! -d t/tools/interop/node_modules/jose ] \
