@@ -121,11 +121,13 @@ unit-test: $(UNIT_BINS)
 nginx-test: module cli scope-match interop-deps
 	TEST_NGINX_BINARY=$(NGINX_BIN) t/tools/subreaper prove $(PROVE_INC) -r t/
 
-# the npm "jose" package for t/042-interop.t and the MCP SDK for
-# t/048-mcp-sdk.t (skipped there when missing)
+# the npm "jose" package for t/042-interop.t, "dpop" for
+# t/046-dpop-workers.t and the MCP SDK for t/048-mcp-sdk.t (each
+# skipped, or replaced, there when missing)
 interop-deps:
 	@if command -v npm >/dev/null 2>&1 \
 	    && { [ ! -d t/tools/interop/node_modules/jose ] \
+	         || [ ! -d t/tools/interop/node_modules/dpop ] \
 	         || [ ! -d t/tools/interop/node_modules/@modelcontextprotocol/sdk ]; }; then \
 	    (cd t/tools/interop && npm ci --no-audit --no-fund --silent) \
 	        || echo "npm ci failed: the npm interop tests will be skipped"; \
@@ -223,7 +225,8 @@ cli-install: cli
 
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
-FUZZ_TARGETS  ?= base64 jws claims jwe scope mint jwks path revoke grant chain mcp
+FUZZ_TARGETS  ?= base64 jws claims jwe scope mint jwks path revoke grant chain \
+                 dpop mcp
 FUZZ_DIR      := $(BUILD)/fuzz
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS   := -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 \
@@ -244,6 +247,7 @@ FUZZ_OPTS_revoke := -max_len=8192 -timeout=10
 FUZZ_OPTS_grant  := -max_len=8192 -timeout=10
 FUZZ_OPTS_chain  := -max_len=8192 -timeout=10
 FUZZ_OPTS_mcp    := -max_len=8192 -timeout=10
+FUZZ_OPTS_dpop   := -max_len=8192 -timeout=10
 
 ASAN_CC       ?= $(CC)
 ASAN_DIR      := $(BUILD)/asan
@@ -294,6 +298,7 @@ define FUZZ_RUN
 	        grant)  opts="$(FUZZ_OPTS_grant)" ;; \
 	        chain)  opts="$(FUZZ_OPTS_chain)" ;; \
 	        mcp)    opts="$(FUZZ_OPTS_mcp)" ;; \
+	        dpop)   opts="$(FUZZ_OPTS_dpop)" ;; \
 	        *)      opts="$(FUZZ_OPTS_jwks)" ;; \
 	    esac; \
 	    echo "== fuzz_$$t: $(1) s $$opts"; \

@@ -39,6 +39,8 @@ typedef struct {
     int             no_credential;
     int             admin;          /* an admin token (magic_token_admin) */
     const char     *holder_key;     /* attenuable: cnf.jwk of this key */
+    const char     *jkt;            /* bound: cnf.jkt (RFC 9449) */
+    const char     *dpop_key;       /* bound to this key's thumbprint */
     int64_t         max_further;    /* -1: none */
     json_t         *req;            /* allowed, scopes, ttl, exp, ... */
 } mt_mint_conf_t;
@@ -55,6 +57,7 @@ static const char  mt_mint_usage[] =
 "                        [--sub SUB] [--jti JTI]\n"
 "                        [--credential-file FILE | --no-credential]\n"
 "                        [--holder-key FILE [--max-further-links N]]\n"
+"                        [--dpop-key FILE | --jkt THUMBPRINT]\n"
 "       magic-token mint (--key FILE | --secret FILE) --admin [--ttl TIME]\n"
 "\n"
 "Mint a magic token and print it, followed by a newline.  The API\n"
@@ -107,6 +110,11 @@ static const char  mt_mint_usage[] =
 "                      key, whose holder narrows it with magic-token\n"
 "                      attenuate (alone, such a token is refused)\n"
 "  --max-further-links N   at most N links may follow the root\n"
+"\n"
+"sender-constrained tokens (DPoP, RFC 9449):\n"
+"  --dpop-key FILE     bind the token to FILE's key (cnf.jkt): the proxy\n"
+"                      accepts it only with DPoP proofs signed by that key\n"
+"  --jkt THUMBPRINT    the same, by the key's RFC 7638 thumbprint\n"
 "\n"
 "examples:\n"
 "  printf '%s' \"$GITHUB_TOKEN\" | magic-token mint --key private.pem \\\n"
@@ -347,6 +355,15 @@ static int
 mt_mint_attenuable(const mt_mint_conf_t *conf, json_t *claims)
 {
     json_t  *cnf;
+
+    if (conf->jkt != NULL || conf->dpop_key != NULL) {
+        if (mt_cli_jkt_cnf(conf->jkt, conf->dpop_key, &cnf) != 0) {
+            return -1;
+        }
+
+        json_object_set_new(claims, "cnf", cnf);
+        return 0;
+    }
 
     if (conf->holder_key == NULL) {
         return 0;
@@ -616,8 +633,8 @@ mt_mint_mcp_add(json_t *req, int opt, const char *value)
         }
     }
 
-    return mt_mint_list_add(mcp, opt == 'T' ? "tools"
-                                 : opt == 'R' ? "resources" : "prompts",
+    return mt_mint_list_add(mcp, opt == 'M' ? "tools"
+                                 : opt == 'O' ? "resources" : "prompts",
                             value);
 }
 
@@ -640,9 +657,9 @@ mt_cli_mint(int argc, char **argv)
         { "enc",             required_argument, NULL, 'e' },
         { "allowed",         required_argument, NULL, 'A' },
         { "scope",           required_argument, NULL, 's' },
-        { "mcp-tool",        required_argument, NULL, 'T' },
-        { "mcp-resource",    required_argument, NULL, 'R' },
-        { "mcp-prompt",      required_argument, NULL, 'P' },
+        { "mcp-tool",        required_argument, NULL, 'M' },
+        { "mcp-resource",    required_argument, NULL, 'O' },
+        { "mcp-prompt",      required_argument, NULL, 'Q' },
         { "ttl",             required_argument, NULL, 't' },
         { "exp",             required_argument, NULL, 'x' },
         { "aud",             required_argument, NULL, 'u' },
@@ -654,6 +671,8 @@ mt_cli_mint(int argc, char **argv)
         { "admin",           no_argument,       NULL, 'D' },
         { "holder-key",      required_argument, NULL, 'H' },
         { "max-further-links", required_argument, NULL, 'L' },
+        { "jkt",             required_argument, NULL, 'T' },
+        { "dpop-key",        required_argument, NULL, 'P' },
         { "help",            no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -721,12 +740,12 @@ mt_cli_mint(int argc, char **argv)
 
             break;
 
-        case 'T':
-        case 'R':
-        case 'P':
+        case 'M':
+        case 'O':
+        case 'Q':
             if (mt_mint_mcp_add(conf.req, c, optarg) != 0) {
                 mt_cli_error("--%s: not valid UTF-8",
-                             c == 'T' ? "mcp-tool" : c == 'R' ? "mcp-resource"
+                             c == 'M' ? "mcp-tool" : c == 'O' ? "mcp-resource"
                                                               : "mcp-prompt");
                 goto done;
             }
@@ -795,6 +814,14 @@ mt_cli_mint(int argc, char **argv)
             conf.holder_key = optarg;
             break;
 
+        case 'T':
+            conf.jkt = optarg;
+            break;
+
+        case 'P':
+            conf.dpop_key = optarg;
+            break;
+
         case 'L':
             if (mt_cli_parse_int64(optarg, &conf.max_further) != 0
                 || conf.max_further < 0
@@ -857,6 +884,13 @@ mt_cli_mint(int argc, char **argv)
 
     if (conf.admin && conf.holder_key != NULL) {
         mt_cli_error("--admin tokens are not attenuable: no --holder-key");
+        goto done;
+    }
+
+    if ((conf.holder_key != NULL) + (conf.jkt != NULL)
+        + (conf.dpop_key != NULL) > 1)
+    {
+        mt_cli_error("--holder-key, --jkt and --dpop-key: one of them");
         goto done;
     }
 
