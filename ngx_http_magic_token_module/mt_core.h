@@ -849,6 +849,9 @@ size_t mt_scrub_pending(const mt_scrub_t *s);
 
 /* a whole value (a header) in place: the number of matches */
 size_t mt_scrub_buffer(const mt_scrub_t *s, unsigned char *buf, size_t len);
+/* the same, without changing it */
+size_t mt_scrub_count(const mt_scrub_t *s, const unsigned char *buf,
+    size_t len);
 
 
 /* ---- misc -------------------------------------------------------- */

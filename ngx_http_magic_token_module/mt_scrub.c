@@ -296,7 +296,8 @@ mt_scrub_pending(const mt_scrub_t *s)
 
 /*
  * Positions [0, emit) of buf (total bytes) are start positions checked
- * now and bytes written to out (which may be buf: a byte is written
+ * now and bytes written to out (NULL: counted only; out may be buf: a
+ * byte is written
  * after the matches starting at it are known, and later ones do not
  * read it).  Every match checked lies inside buf.
  */
@@ -330,7 +331,9 @@ mt_scrub_scan(const mt_scrub_t *s, const unsigned char *buf, size_t total,
             }
         }
 
-        out[p] = (p < until) ? MT_SCRUB_MARK : c;
+        if (out != NULL) {
+            out[p] = (p < until) ? MT_SCRUB_MARK : c;
+        }
     }
 
     *mark_until = until;
@@ -404,4 +407,15 @@ mt_scrub_buffer(const mt_scrub_t *s, unsigned char *buf, size_t len)
     until = 0;
 
     return mt_scrub_scan(s, buf, len, len, &until, buf);
+}
+
+
+size_t
+mt_scrub_count(const mt_scrub_t *s, const unsigned char *buf, size_t len)
+{
+    size_t  until;
+
+    until = 0;
+
+    return mt_scrub_scan(s, buf, len, len, &until, NULL);
 }
