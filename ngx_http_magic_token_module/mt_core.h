@@ -197,6 +197,8 @@ EVP_PKEY *mt_key_pkey(const mt_key_t *key);
 
 /* iterate: i from 0 to count - 1 */
 const mt_key_t *mt_keyset_get(const mt_keyset_t *ks, size_t i);
+/* does a key of a (its public part, or a secret) appear in b too? */
+int mt_keyset_shares_key(const mt_keyset_t *a, const mt_keyset_t *b);
 /* kid match; kid == NULL matches keys regardless of their kid */
 int mt_key_kid_is(const mt_key_t *key, const char *kid, size_t len);
 int mt_key_has_kid(const mt_key_t *key);
