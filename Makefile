@@ -354,9 +354,11 @@ check-memory: $(ASAN_BINS) $(UNIT_BINS)
 # ---- benchmark (bench/; not part of "make test") ---------------------
 #
 #   make bench      wrk on loopback against one worker: plain proxy, cache
-#                   hit, cold path, every algorithm, RSS; see
-#                   docs/benchmarks.md.  About 5 minutes; BENCH_* settings
-#                   are described in bench/run.sh.
+#                   hit, cold path, every algorithm, RSS (bench/run.sh);
+#                   then two workers: the cold path's scaling, the shared
+#                   cache against the per-worker one (bench/shcache.sh);
+#                   see docs/benchmarks.md.  About 9 minutes; BENCH_*
+#                   settings are described in the two scripts.
 
 MT_BENCH     := $(BUILD)/mt_bench
 
@@ -368,6 +370,7 @@ $(MT_BENCH): bench/mt_bench.c $(CORE_SRCS) $(CORE_HDRS)
 
 bench: module cli $(MT_BENCH)
 	bash bench/run.sh
+	bash bench/shcache.sh
 
 # ---- attack/hygiene suites under valgrind, soak (issue #5) --------------
 #

@@ -142,8 +142,9 @@ load_keys(char **argv, int n)
 }
 
 
+/* wide: 5 "allowed" entries and a sub (a 1.2 kB token), else one */
 static int
-cmd_mint(const char *keyfile, long n)
+cmd_mint(const char *keyfile, long n, int wide)
 {
     long            i;
     char            err[256], *out, jti[32];
@@ -170,10 +171,20 @@ cmd_mint(const char *keyfile, long n)
     for (i = 0; i < n; i++) {
         snprintf(jti, sizeof(jti), "bench-%ld", i);
 
-        claims = json_pack("{s:I, s:I, s:[s], s:s}",
-                           "iat", (json_int_t) time(NULL),
-                           "exp", (json_int_t) time(NULL) + 86400,
-                           "allowed", "GET /.*", "jti", jti);
+        if (wide) {
+            claims = json_pack("{s:I, s:I, s:[s,s,s,s,s], s:s, s:s}",
+                               "iat", (json_int_t) time(NULL),
+                               "exp", (json_int_t) time(NULL) + 86400,
+                               "allowed", "GET /v1/users/[0-9]+",
+                               "POST /v1/items", "GET /v1/items/.*",
+                               "PUT /v1/items/[a-z0-9-]+", "GET /.*",
+                               "jti", jti, "sub", "service-account-0042");
+        } else {
+            claims = json_pack("{s:I, s:I, s:[s], s:s}",
+                               "iat", (json_int_t) time(NULL),
+                               "exp", (json_int_t) time(NULL) + 86400,
+                               "allowed", "GET /.*", "jti", jti);
+        }
 
         if (claims == NULL
             || mt_token_mint(&opts, claims, (const unsigned char *)
@@ -359,7 +370,11 @@ int
 main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "mint") == 0) {
-        return cmd_mint(argv[2], atol(argv[3]));
+        return cmd_mint(argv[2], atol(argv[3]), 0);
+    }
+
+    if (argc == 4 && strcmp(argv[1], "mint5") == 0) {
+        return cmd_mint(argv[2], atol(argv[3]), 1);
     }
 
     if (argc >= 5 && strcmp(argv[1], "core") == 0) {
@@ -371,7 +386,7 @@ main(int argc, char **argv)
     }
 
     fprintf(stderr,
-            "usage: mt_bench mint KEY N\n"
+            "usage: mt_bench mint|mint5 KEY N\n"
             "       mt_bench core SECONDS TOKENFILE KEY|secret:FILE...\n"
             "       mt_bench raw SECONDS KEY TOKENFILE\n");
 

@@ -11,7 +11,8 @@
  *      path: mt_token_verify() in both match modes,
  *      mt_token_authorize() against configured named scopes, and
  *      mt_token_decrypt() of the "token" claim (RSA-OAEP credential or
- *      JWE, with the fixture keys).
+ *      JWE, with the fixture keys); mt_token_restore() of the same
+ *      bytes gives verify's answer (the shared cache's path).
  *
  * Properties: the token verifies only if the payload parses as an
  * object and passes mt_claims_check(); a failure leaves nothing behind;
@@ -160,6 +161,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (mode = 0; mode < 2; mode++) {
         rc = mt_token_verify(&t, ks, tok, tlen, FX_NOW, 60,
                              (mt_match_mode_t) mode);
+
+        /* the shared cache's path: the same answer without a signature */
+        {
+            mt_err_t    rrc;
+            mt_token_t  u;
+
+            rrc = mt_token_restore(&u, tok, tlen, FX_NOW, 60,
+                                   (mt_match_mode_t) mode);
+
+            FX_CHECK(rrc == rc || rc == MT_ERR_UNTRUSTED_KEY
+                     || rc == MT_ERR_TOO_LARGE || rc == MT_ERR_MISSING,
+                     "restore %s, verify %s", mt_strerror(rrc),
+                     mt_strerror(rc));
+            FX_CHECK(rrc == MT_OK
+                     || (u.jws.claims == NULL && u.rules == NULL),
+                     "failed restore left state behind");
+
+            if (rrc == MT_OK && rc == MT_OK) {
+                FX_CHECK(mt_rules_count(u.rules) == mt_rules_count(t.rules)
+                         && json_equal(u.jws.claims, t.jws.claims),
+                         "restore and verify disagree");
+            }
+
+            mt_token_clear(&u);
+        }
 
         if (rc != MT_OK) {
             FX_CHECK(t.jws.claims == NULL && t.rules == NULL

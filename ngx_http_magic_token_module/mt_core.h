@@ -218,6 +218,18 @@ int mt_key_for_jwe_alg(const mt_key_t *key, const char *alg,
 int mt_key_signs_credentials(const mt_key_t *key);
 void mt_keyset_trust_credentials(mt_keyset_t *ks, size_t from);
 
+/*
+ * SHA-256 over everything that decides what a key set verifies and
+ * decrypts: every key's type, flags, pins, kid, secret and public key,
+ * in order.  Two sets loaded from the same material give the same
+ * digest, in any process; a set with any key added, removed or changed
+ * gives another.
+ */
+#define MT_DIGEST_LEN           32
+
+mt_err_t mt_keyset_digest(const mt_keyset_t *ks,
+    unsigned char out[MT_DIGEST_LEN]);
+
 /* the raw secret of an "oct" key, NULL for others */
 const unsigned char *mt_key_secret(const mt_key_t *key, size_t *len);
 
@@ -244,6 +256,15 @@ mt_err_t mt_jws_verify(mt_jws_t *jws, const mt_keyset_t *ks,
     const char *token, size_t len);
 
 void mt_jws_clear(mt_jws_t *jws);
+
+/*
+ * The claims of a compact JWS whose signature is NOT checked: only for
+ * bytes the caller compared in full with bytes that passed
+ * mt_jws_verify() with the same key set (a shared cache).  header and
+ * key are left NULL, alg MT_ALG_NONE.
+ */
+mt_err_t mt_jws_claims_attested(mt_jws_t *jws, const char *token,
+    size_t len);
 
 /* low level: signature check of signing input with one key */
 mt_err_t mt_jws_verify_signature(const mt_key_t *key, mt_alg_t alg,
@@ -435,6 +456,15 @@ mt_err_t mt_token_authorize(const mt_token_t *t,
     const mt_named_scope_t *named, size_t n_named, mt_match_mode_t mode,
     const char *method, size_t method_len, const char *path,
     size_t path_len, const char **matched, size_t *matched_len);
+
+/*
+ * mt_token_verify() without the signature check and the check of the
+ * signing key's trust (see mt_jws_claims_attested: bytes that passed
+ * both before, with the same key set): the claims, the "scopes" and
+ * "allowed" claims; the credential is not decrypted.
+ */
+mt_err_t mt_token_restore(mt_token_t *t, const char *token, size_t len,
+    int64_t now, int64_t leeway, mt_match_mode_t mode);
 
 /* decrypt the "token" claim, if any, into t->credential */
 mt_err_t mt_token_decrypt(mt_token_t *t, const mt_keyset_t *ks);

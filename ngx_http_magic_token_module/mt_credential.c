@@ -138,7 +138,21 @@ check:
         }
     }
 
-    *out = plain;
+    if (n < cap) {
+        /* kept as long as the token is cached: no more than it needs */
+        *out = OPENSSL_malloc(n);
+        if (*out == NULL) {
+            OPENSSL_clear_free(plain, cap);
+            return MT_ERR_NOMEM;
+        }
+
+        memcpy(*out, plain, n);
+        OPENSSL_clear_free(plain, cap);
+
+    } else {
+        *out = plain;
+    }
+
     *out_len = n;
 
     return MT_OK;

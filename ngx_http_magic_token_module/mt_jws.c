@@ -573,6 +573,47 @@ failed:
 }
 
 
+mt_err_t
+mt_jws_claims_attested(mt_jws_t *jws, const char *token, size_t len)
+{
+    int          padded;
+    size_t       plen;
+    mt_err_t     rc;
+    const char  *dot1, *dot2;
+
+    memset(jws, 0, sizeof(mt_jws_t));
+
+    if (len == 0 || len > MT_MAX_TOKEN_LEN) {
+        return MT_ERR_MALFORMED;
+    }
+
+    dot1 = memchr(token, '.', len);
+    if (dot1 == NULL) {
+        return MT_ERR_MALFORMED;
+    }
+
+    dot2 = memchr(dot1 + 1, '.', len - (size_t) (dot1 + 1 - token));
+    if (dot2 == NULL) {
+        return MT_ERR_MALFORMED;
+    }
+
+    padded = memchr(token, '=', len) != NULL;
+
+    if (mt_jws_unpad(dot1 + 1, (size_t) (dot2 - dot1 - 1), padded, &plen)
+        != MT_OK)
+    {
+        return MT_ERR_MALFORMED;
+    }
+
+    rc = mt_decode_json_part(&jws->claims, dot1 + 1, plen, MT_MAX_CLAIMS);
+    if (rc != MT_OK) {
+        mt_jws_clear(jws);
+    }
+
+    return rc;
+}
+
+
 void
 mt_jws_clear(mt_jws_t *jws)
 {

@@ -1874,3 +1874,107 @@ mt_key_for_jwe_alg(const mt_key_t *key, const char *alg, const char *enc)
            || (enc != NULL && strcmp(alg, "dir") == 0
                && strcmp(key->enc_alg, enc) == 0);
 }
+
+
+/* one field of the digest: its length, then its bytes */
+static int
+mt_digest_field(EVP_MD_CTX *md, const void *data, size_t len)
+{
+    unsigned char  n[8];
+    size_t         i;
+
+    for (i = 0; i < 8; i++) {
+        n[i] = (unsigned char) ((uint64_t) len >> (56 - 8 * i));
+    }
+
+    return EVP_DigestUpdate(md, n, sizeof(n))
+           && (len == 0 || EVP_DigestUpdate(md, data, len));
+}
+
+
+static int
+mt_digest_int(EVP_MD_CTX *md, int64_t v)
+{
+    unsigned char  b[8];
+    size_t         i;
+
+    for (i = 0; i < 8; i++) {
+        b[i] = (unsigned char) ((uint64_t) v >> (56 - 8 * i));
+    }
+
+    return mt_digest_field(md, b, sizeof(b));
+}
+
+
+static int
+mt_digest_key(EVP_MD_CTX *md, const mt_key_t *key)
+{
+    int             ok, len;
+    unsigned char  *der;
+
+    ok = mt_digest_int(md, key->kty)
+         && mt_digest_int(md, key->has_private)
+         && mt_digest_int(md, key->family_alg)
+         && mt_digest_int(md, key->pinned_alg)
+         && mt_digest_int(md, key->use_enc)
+         && mt_digest_int(md, key->use_sig)
+         && mt_digest_int(md, key->credentials)
+         && mt_digest_int(md, key->paired)
+         && mt_digest_int(md, key->key_ops)
+         && mt_digest_int(md, key->kid != NULL)
+         && mt_digest_field(md, key->kid, key->kid ? key->kid_len : 0)
+         && mt_digest_int(md, key->enc_alg != NULL)
+         && mt_digest_field(md, key->enc_alg,
+                            key->enc_alg ? strlen(key->enc_alg) : 0)
+         && mt_digest_field(md, key->secret,
+                            key->secret ? key->secret_len : 0);
+
+    if (!ok || key->pkey == NULL) {
+        return ok && mt_digest_int(md, 0);
+    }
+
+    /* the public half names the pair: its private half is the only one */
+    der = NULL;
+    len = i2d_PUBKEY(key->pkey, &der);
+
+    if (len <= 0) {
+        return 0;
+    }
+
+    ok = mt_digest_int(md, 1) && mt_digest_field(md, der, (size_t) len);
+
+    OPENSSL_free(der);
+
+    return ok;
+}
+
+
+mt_err_t
+mt_keyset_digest(const mt_keyset_t *ks, unsigned char out[MT_DIGEST_LEN])
+{
+    int           ok;
+    size_t        i;
+    EVP_MD_CTX   *md;
+    unsigned int  n;
+
+    static const char  domain[] = "magic-token keyset v1";
+
+    md = EVP_MD_CTX_new();
+    if (md == NULL) {
+        return MT_ERR_NOMEM;
+    }
+
+    ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL)
+         && mt_digest_field(md, domain, sizeof(domain) - 1)
+         && mt_digest_int(md, (int64_t) ks->n);
+
+    for (i = 0; ok && i < ks->n; i++) {
+        ok = mt_digest_key(md, ks->keys[i]);
+    }
+
+    ok = ok && EVP_DigestFinal_ex(md, out, &n) && n == MT_DIGEST_LEN;
+
+    EVP_MD_CTX_free(md);
+
+    return ok ? MT_OK : MT_ERR_INTERNAL;
+}

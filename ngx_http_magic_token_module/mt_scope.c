@@ -253,7 +253,8 @@ mt_rules_add(mt_rules_t *rules, const char *entry, size_t len, char *errbuf,
     }
 
     if (rules->n == rules->cap) {
-        cap = rules->cap ? rules->cap * 2 : 8;
+        /* from one: a token's list of one or two rules stays small */
+        cap = rules->cap ? rules->cap * 2 : 1;
 
         grown = realloc(rules->rules, cap * sizeof(mt_rule_t));
         if (grown == NULL) {

@@ -221,12 +221,14 @@ mt_claim_string_list(const json_t *claims, const char *name, json_t **out)
 }
 
 
+static mt_err_t mt_token_claims(mt_token_t *t, int64_t now, int64_t leeway,
+    mt_match_mode_t mode, int attested);
+
+
 mt_err_t
 mt_token_verify(mt_token_t *t, const mt_keyset_t *ks, const char *token,
     size_t len, int64_t now, int64_t leeway, mt_match_mode_t mode)
 {
-    size_t    i;
-    json_t   *v, *allowed, *scopes;
     mt_err_t  rc;
 
     memset(t, 0, sizeof(mt_token_t));
@@ -235,6 +237,36 @@ mt_token_verify(mt_token_t *t, const mt_keyset_t *ks, const char *token,
     if (rc != MT_OK) {
         return rc;
     }
+
+    return mt_token_claims(t, now, leeway, mode, 0);
+}
+
+
+mt_err_t
+mt_token_restore(mt_token_t *t, const char *token, size_t len, int64_t now,
+    int64_t leeway, mt_match_mode_t mode)
+{
+    mt_err_t  rc;
+
+    memset(t, 0, sizeof(mt_token_t));
+
+    rc = mt_jws_claims_attested(&t->jws, token, len);
+    if (rc != MT_OK) {
+        return rc;
+    }
+
+    return mt_token_claims(t, now, leeway, mode, 1);
+}
+
+
+/* after the signature: claims, the signing key's trust, scope claims */
+static mt_err_t
+mt_token_claims(mt_token_t *t, int64_t now, int64_t leeway,
+    mt_match_mode_t mode, int attested)
+{
+    size_t    i;
+    json_t   *v, *allowed, *scopes;
+    mt_err_t  rc;
 
     rc = mt_claims_check(t->jws.claims, now, leeway);
     if (rc != MT_OK) {
@@ -251,10 +283,11 @@ mt_token_verify(mt_token_t *t, const mt_keyset_t *ks, const char *token,
      * Whoever holds a key that is not the proxy's own (a secret shared
      * with other services, another party's public key) must not wrap a
      * credential ciphertext they saw into a token of their own making.
+     * (Attested bytes passed this check when they were verified.)
      */
     v = json_object_get(t->jws.claims, "token");
 
-    if (v != NULL && !json_is_null(v)
+    if (!attested && v != NULL && !json_is_null(v)
         && !mt_key_signs_credentials(t->jws.key))
     {
         rc = MT_ERR_UNTRUSTED_KEY;

@@ -211,6 +211,10 @@ ngx_http_magic_token_admin_auth(ngx_http_request_t *r,
     if (json_object_get(claims, "token") != NULL) {
         *why = "a token that carries a credential cannot administer";
 
+    } else if (json_object_get(claims, "cnf") != NULL) {
+        /* an attenuable or holder-bound token is not checked as such here */
+        *why = "a token with a \"cnf\" claim cannot administer";
+
     } else if (!json_is_true(json_object_get(claims, "admin"))) {
         *why = "the token has no \"admin\": true claim";
 

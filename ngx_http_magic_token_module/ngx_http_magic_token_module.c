@@ -408,7 +408,8 @@ ngx_http_magic_token_verify_token(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx,
     ngx_str_t *token)
 {
-    mt_err_t  rc;
+    mt_err_t   rc;
+    ngx_int_t  hit;
 
     ctx->attempted = 1;
     ctx->passed = 0;
@@ -416,6 +417,7 @@ ngx_http_magic_token_verify_token(ngx_http_request_t *r,
     ctx->decrypted = 0;
     ctx->has_token = token->len > 0;
     ctx->hashed = 0;            /* the id, when asked: magic_token_id() */
+    ctx->cache_status = NGX_HTTP_MAGIC_TOKEN_CACHE_NONE;
     ctx->raw = *token;
     ctx->keys = mlcf->keys;
     ctx->scope_match = mlcf->scope_match;
@@ -442,11 +444,13 @@ ngx_http_magic_token_verify_token(ngx_http_request_t *r,
         return ngx_http_magic_token_chain_verify(r, mlcf, ctx, token);
     }
 
-    /* a hit: verified and decrypted before, ctx->token is borrowed */
-    if (mlcf->cache
-        && ngx_http_magic_token_cache_lookup(r, mlcf->cache, ctx) == NGX_OK)
-    {
-        return NGX_OK;
+    /* a hit: verified and decrypted before (in this worker or another) */
+    if (mlcf->cache) {
+        hit = ngx_http_magic_token_cache_lookup(r, mlcf, ctx);
+
+        if (hit != NGX_DECLINED) {
+            return hit;
+        }
     }
 
     rc = mt_token_verify(&ctx->token, mlcf->keys, (char *) token->data,
@@ -603,10 +607,11 @@ decrypt:
         }
 
         ctx->decrypted = 1;
+    }
 
-        if (mlcf->cache && ctx->chain == NULL) {
-            ngx_http_magic_token_cache_store(r, mlcf->cache, ctx);
-        }
+    /* a chain's links are verified every time: never cached */
+    if (mlcf->cache && ctx->chain == NULL) {
+        ngx_http_magic_token_cache_store(r, mlcf, ctx);
     }
 
     return NGX_OK;
@@ -1112,7 +1117,9 @@ ngx_http_magic_token_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
     }
 
-    if (ngx_http_magic_token_issuer_merge(cf, prev, conf) != NGX_CONF_OK) {
+    if (ngx_http_magic_token_issuer_merge(cf, prev, conf) != NGX_CONF_OK
+        || ngx_http_magic_token_cache_merge(cf, conf) != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

@@ -56,6 +56,7 @@ typedef enum {
     NGX_HTTP_MAGIC_TOKEN_STAT_GRANTS,               /* gauge */
     NGX_HTTP_MAGIC_TOKEN_STAT_CHECKS,               /* external checks */
     NGX_HTTP_MAGIC_TOKEN_STAT_ZONE_FULL,            /* refused allocations */
+    NGX_HTTP_MAGIC_TOKEN_STAT_CACHE_VERIFIED,       /* in full: the cold path */
     NGX_HTTP_MAGIC_TOKEN_STAT_N
 } ngx_http_magic_token_stat_e;
 
@@ -90,6 +91,7 @@ struct ngx_http_magic_token_zone_s {
      * keeps the zone keeps the key, a restart makes a new one.
      */
     u_char                      key[32];
+    uint64_t                    cache_seed;    /* ..._shcache.c, from key */
 
     ngx_str_t                   revocations;   /* file, or empty */
     void                       *revoke_conf;   /* ..._revoke.c, conf time */
@@ -110,8 +112,14 @@ typedef struct {
 } ngx_http_magic_token_require_t;
 
 
-/* magic_token_cache (ngx_http_magic_token_cache.c) */
+/* magic_token_cache (ngx_http_magic_token_cache.c, ..._shcache.c) */
 typedef struct ngx_http_magic_token_cache_s  ngx_http_magic_token_cache_t;
+
+/* $magic_token_cache_status */
+#define NGX_HTTP_MAGIC_TOKEN_CACHE_NONE    0    /* no cache, not looked */
+#define NGX_HTTP_MAGIC_TOKEN_CACHE_MISS    1    /* verified in full */
+#define NGX_HTTP_MAGIC_TOKEN_CACHE_HIT     2    /* the worker's cache */
+#define NGX_HTTP_MAGIC_TOKEN_CACHE_SHARED  3    /* the zone's */
 
 
 typedef struct {
@@ -143,6 +151,7 @@ typedef struct {
     ngx_array_t                *require;    /* of ..._require_t */
 
     ngx_http_magic_token_cache_t  *cache;   /* NULL: off */
+    u_char                     *cache_id;   /* zone=: the settings' digest */
 
     ngx_http_magic_token_zone_t   *revocation;  /* NULL: off */
     ngx_http_magic_token_zone_t   *admin;       /* magic_token_admin */
@@ -172,6 +181,7 @@ typedef struct {
     unsigned                    verified:1;
     unsigned                    decrypted:1;
     unsigned                    hashed:1;   /* hash holds the id */
+    unsigned                    cache_status:2; /* ..._CACHE_MISS, ... */
 
     ngx_str_t                   raw;        /* the token bytes */
     char                        hash[MT_HASH_HEX_LEN + 1]; /* see _id() */
@@ -215,10 +225,28 @@ void ngx_http_magic_token_free_keyset(void *data);
 char *ngx_http_magic_token_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_magic_token_cache_lookup(ngx_http_request_t *r,
-    ngx_http_magic_token_cache_t *cache, ngx_http_magic_token_ctx_t *ctx);
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
 void ngx_http_magic_token_cache_store(ngx_http_request_t *r,
-    ngx_http_magic_token_cache_t *cache, ngx_http_magic_token_ctx_t *ctx);
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
+uint64_t ngx_http_magic_token_cache_hash(uint64_t seed, ngx_str_t *token);
+ngx_int_t ngx_http_magic_token_cache_claim(ngx_http_request_t *r,
+    ngx_http_magic_token_ctx_t *ctx, const char *name, json_t **value);
+char *ngx_http_magic_token_cache_merge(ngx_conf_t *cf,
+    ngx_http_magic_token_loc_conf_t *conf);
+
+ngx_int_t ngx_http_magic_token_shcache_init(ngx_http_magic_token_zone_t *zone,
+    ngx_http_magic_token_zone_t *old, ngx_log_t *log);
+ngx_int_t ngx_http_magic_token_shcache_id(ngx_conf_t *cf,
+    ngx_http_magic_token_loc_conf_t *mlcf, u_char *id);
+ngx_int_t ngx_http_magic_token_shcache_lookup(ngx_http_request_t *r,
+    ngx_http_magic_token_zone_t *zone, u_char *id,
+    ngx_http_magic_token_ctx_t *ctx);
+void ngx_http_magic_token_shcache_store(ngx_http_request_t *r,
+    ngx_http_magic_token_zone_t *zone, u_char *id,
+    ngx_http_magic_token_ctx_t *ctx, time_t expires);
 void ngx_http_magic_token_cache_release(ngx_http_magic_token_ctx_t *ctx);
+ngx_int_t ngx_http_magic_token_cache_times(ngx_http_magic_token_ctx_t *ctx,
+    time_t now, time_t *expires, time_t *valid_from);
 
 char *ngx_http_magic_token_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

@@ -211,7 +211,10 @@ static ngx_http_magic_token_status_metric_t
     { "magic_token_checks_total", "counter",
       "External checks made." },
     { "magic_token_zone_full_total", "counter",
-      "Allocations refused because the zone was full." }
+      "Allocations refused because the zone was full." },
+    { "magic_token_cache_verified_total", "counter",
+      "Tokens verified and decrypted in full by locations with a shared "
+      "cache." }
 };
 
 

@@ -3,9 +3,9 @@
  * SPDX-License-Identifier: BSD-2-Clause
  *
  * $magic_token_credential, $magic_token_claim_<name>,
- * $magic_token_string_<name>, $magic_token_scope, $magic_token_id and
- * $magic_token_error.  None is cacheable: a request
- * can be checked again after an internal redirect.
+ * $magic_token_string_<name>, $magic_token_scope, $magic_token_id,
+ * $magic_token_error and $magic_token_cache_status.  None is cacheable:
+ * a request can be checked again after an internal redirect.
  */
 
 
@@ -30,6 +30,8 @@ static ngx_int_t ngx_http_magic_token_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_magic_token_error_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_magic_token_cache_status_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 
 
 static ngx_http_variable_t  ngx_http_magic_token_vars[] = {
@@ -56,6 +58,10 @@ static ngx_http_variable_t  ngx_http_magic_token_vars[] = {
 
     { ngx_string("magic_token_error"), NULL,
       ngx_http_magic_token_error_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("magic_token_cache_status"), NULL,
+      ngx_http_magic_token_cache_status_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -247,6 +253,13 @@ ngx_http_magic_token_claim_value(ngx_http_request_t *r,
 
     value = json_object_get(ctx->token.jws.claims, key);
 
+    if (ctx->cache_entry != NULL && (value == NULL || json_is_null(value))) {
+        /* a claim a cache entry does not keep */
+        if (ngx_http_magic_token_cache_claim(r, ctx, key, &value) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
     if (value == NULL || (strings_only && !json_is_string(value))) {
         v->not_found = 1;
         return NGX_OK;
@@ -385,6 +398,36 @@ ngx_http_magic_token_error_variable(ngx_http_request_t *r,
     s = mt_strerror(ctx->error);
 
     ngx_http_magic_token_set(v, (u_char *) s, ngx_strlen(s));
+
+    return NGX_OK;
+}
+
+
+/* MISS, HIT (this worker's cache), SHARED (the zone's); empty: no cache */
+static ngx_int_t
+ngx_http_magic_token_cache_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_magic_token_ctx_t  *ctx;
+
+    static ngx_str_t  names[] = {
+        ngx_null_string,
+        ngx_string("MISS"),
+        ngx_string("HIT"),
+        ngx_string("SHARED")
+    };
+
+    if (ngx_http_magic_token_current(r, &ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ctx == NULL || ctx->cache_status == NGX_HTTP_MAGIC_TOKEN_CACHE_NONE) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    ngx_http_magic_token_set(v, names[ctx->cache_status].data,
+                             names[ctx->cache_status].len);
 
     return NGX_OK;
 }

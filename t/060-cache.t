@@ -25,6 +25,18 @@ $tok{admin} = mint(credential => 'cred-admin', allowed => \@allowed,
 
 our $scope = 'GET /(api|aud|req|other|nocache|prefix|lru)/user';
 
+# the credential's ciphertext and the "allowed" claims: not kept in a
+# cache entry, read again from the token's bytes on a hit
+use MIME::Base64 qw(decode_base64);
+use JSON::PP qw(decode_json);
+our $allowed_json = '["' . join('","', @allowed) . '"]';
+our $blob = do {
+    my $p = (split /\./, $tok{a})[1];
+    $p =~ tr{-_}{+/};
+    $p .= '=' x ((4 - length($p) % 4) % 4);
+    decode_json(decode_base64($p))->{token};
+};
+
 # the protected locations share the server's cache and keys
 default_config(<<'_EOC_');
     magic_token_cache size=100;
@@ -41,6 +53,8 @@ default_config(<<'_EOC_');
         proxy_set_header Authorization "Bearer $magic_token_credential";
         add_header X-Id $magic_token_id always;
         add_header X-Sub $magic_token_claim_sub always;
+        add_header X-Blob $magic_token_claim_token always;
+        add_header X-Allowed $magic_token_claim_allowed always;
         add_header X-Scope $magic_token_scope always;
         add_header X-Error $magic_token_error always;
         proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
@@ -100,11 +114,11 @@ _EOC_
             or Test::More::diag($err);
     }
     for my $case (['magic_token_cache size=10 zone=tokens:10m;',
-                   qr/shared memory cache is not supported/],
+                   qr/name a zone that "magic_token_zone name:size" defines/],
                   ['magic_token_cache size=0;', qr/between 1 and 1000000/],
                   ['magic_token_cache size=1000001;', qr/between 1 and 1000000/],
                   ['magic_token_cache size=abc;', qr/between 1 and 1000000/],
-                  ['magic_token_cache ttl=10s;', qr/needs "off" or "size="/],
+                  ['magic_token_cache ttl=10s;', qr/needs "off", "size=" or "zone="/],
                   ['magic_token_cache size=10 ttl=0;', qr/positive time/],
                   ['magic_token_cache size=10 ttl=forever;', qr/positive time/],
                   ['magic_token_cache size=10 foo=bar;', qr/invalid parameter "foo=bar"/],
@@ -160,7 +174,7 @@ GET /api/user
 --- response_body
 auth=[Bearer cred-A] method=GET uri=/api/user
 --- response_headers eval
-"X-Id: jti-a\nX-Sub: user-a\nX-Scope: $::scope\n!X-Error"
+"X-Id: jti-a\nX-Sub: user-a\nX-Blob: $::blob\nX-Allowed: $::allowed_json\nX-Scope: $::scope\n!X-Error"
 --- error_code: 200
 --- error_log
 magic_token cache miss
@@ -179,7 +193,7 @@ GET /hop/api/user
 --- response_body
 auth=[Bearer cred-A] method=GET uri=/api/user
 --- response_headers eval
-"X-Id: jti-a\nX-Sub: user-a\nX-Scope: $::scope\n!X-Error"
+"X-Id: jti-a\nX-Sub: user-a\nX-Blob: $::blob\nX-Allowed: $::allowed_json\nX-Scope: $::scope\n!X-Error"
 --- error_code: 200
 --- error_log
 magic_token cache store

@@ -93,6 +93,7 @@ my %t = (
     id_jti   => mint(cred => 'cred-idj', jti => 'jti-as-id'),
     admin    => mint(claims => ['admin=true']),
     cred_adm => mint(cred => 'cred-adm', claims => ['admin=true']),
+    cnf_adm  => mint(claims => ['admin=true', 'cnf={"jkt":"x"}']),
     user     => mint(claims => ['admin=false']),
 );
 
@@ -240,6 +241,11 @@ for my $k (qw(jti id sub_old sub_new aud_old aud_new other id_jti)) {
     ($st, $b) = admin('GET', undef, $t{cred_adm});
     is($st, 403, 'admin: a token with a credential, 403 even with admin');
     like($b, qr/"detail":"a token that carries a credential cannot administer"/,
+         'it says why');
+
+    ($st, $b) = admin('GET', undef, $t{cnf_adm});
+    is($st, 403, 'admin: a token with a "cnf" claim (holder-bound), 403');
+    like($b, qr/"detail":"a token with a \\"cnf\\" claim cannot administer"/,
          'it says why');
 
     ($st, $b) = admin('GET', undef, $t{user});

@@ -423,6 +423,10 @@ magic_token_checks_total{zone="q\"z"} 0
 # TYPE magic_token_zone_full_total counter
 magic_token_zone_full_total{zone="m"} 0
 magic_token_zone_full_total{zone="q\"z"} 0
+# HELP magic_token_cache_verified_total Tokens verified and decrypted in full by locations with a shared cache.
+# TYPE magic_token_cache_verified_total counter
+magic_token_cache_verified_total{zone="m"} 0
+magic_token_cache_verified_total{zone="q\"z"} 0
 # HELP magic_token_zone_size_bytes Size of the shared memory zone.
 # TYPE magic_token_zone_size_bytes gauge
 magic_token_zone_size_bytes{zone="m"} 1048576

@@ -473,6 +473,98 @@ main(void)
     mt_token_clear(&t);
     free(token);
 
+    /* mt_token_restore: attested bytes, the claims without a signature */
+    {
+        mt_token_t  u;
+
+        claims = base_claims();
+        json_object_set_new(claims, "token",
+                            credential(proxy, "Bearer s3cr3t"));
+        json_object_set_new(claims, "allowed", json_pack("[s]", "GET /r/.*"));
+        json_object_set_new(claims, "scopes", json_pack("[s]", "read"));
+        token = mint(claims);
+
+        is_int(mt_token_restore(&u, token, strlen(token), NOW, 0,
+                                MT_MATCH_FULL), MT_OK, "restore: ok");
+        ok(u.jws.header == NULL && u.jws.key == NULL && u.credential == NULL,
+           "restore: no header, no key, credential still encrypted");
+        is_int(authorize(&u, named, 2, "GET", "/r/x", &matched, &mlen),
+               MT_OK, "restore: allowed rules compiled");
+        is_int(authorize(&u, named, 2, "GET", "/items/1", &matched, &mlen),
+               MT_OK, "restore: named scopes kept");
+        is_int(authorize(&u, named, 2, "POST", "/r/x", &matched, &mlen),
+               MT_ERR_SCOPE_DENIED, "restore: other requests denied");
+        is_int(mt_token_decrypt(&u, proxy), MT_OK, "restore: decryptable");
+        ok(u.credential_len == 13
+           && memcmp(u.credential, "Bearer s3cr3t", 13) == 0,
+           "restore: the credential");
+        mt_token_clear(&u);
+
+        is_int(mt_token_restore(&u, token, strlen(token), NOW + 7200, 0,
+                                MT_MATCH_FULL),
+               MT_ERR_EXPIRED, "restore: exp checked");
+        is_int(mt_token_restore(&u, token, strlen(token), NOW - 3600, 0,
+                                MT_MATCH_FULL),
+               MT_ERR_NOT_YET_VALID, "restore: iat checked");
+        is_int(mt_token_restore(&u, token, strlen(token) - 3 * 4, NOW, 0,
+                                MT_MATCH_FULL),
+               MT_OK, "restore: the signature is not looked at");
+        mt_token_clear(&u);
+        free(token);
+
+        is_int(mt_token_restore(&u, "abc", 3, NOW, 0, MT_MATCH_FULL),
+               MT_ERR_MALFORMED, "restore: no dots");
+        is_int(mt_token_restore(&u, "a..", 3, NOW, 0, MT_MATCH_FULL),
+               MT_ERR_MALFORMED, "restore: empty claims");
+
+        claims = base_claims();
+        json_object_set_new(claims, MT_REFRESH_CLAIM, json_pack("{}"));
+        token = mint(claims);
+        is_int(mt_token_restore(&u, token, strlen(token), NOW, 0,
+                                MT_MATCH_FULL),
+               MT_ERR_INVALID_CLAIMS, "restore: refresh tokens refused");
+        free(token);
+
+        claims = base_claims();
+        json_object_set_new(claims, "allowed", json_pack("[s]", "GET (x"));
+        token = mint(claims);
+        is_int(mt_token_restore(&u, token, strlen(token), NOW, 0,
+                                MT_MATCH_PREFIX),
+               MT_ERR_INVALID_CLAIMS, "restore: bad rules refused");
+        free(token);
+    }
+
+    /* mt_keyset_digest: the same material, the same digest */
+    {
+        unsigned char  d1[MT_DIGEST_LEN], d2[MT_DIGEST_LEN], d3[MT_DIGEST_LEN];
+        mt_keyset_t   *again;
+        char           err[256];
+
+        again = mt_keyset_new();
+        add_pkey(again, mt_key_pkey(mt_keyset_get(proxy, 0)), 1);
+
+        is_int(mt_keyset_digest(proxy, d1), MT_OK, "digest");
+        is_int(mt_keyset_digest(again, d2), MT_OK, "digest again");
+        ok(memcmp(d1, d2, MT_DIGEST_LEN) == 0, "digest: same keys, same");
+
+        is_int(mt_keyset_digest(other, d3), MT_OK, "digest other");
+        ok(memcmp(d1, d3, MT_DIGEST_LEN) != 0, "digest: other keys differ");
+
+        mt_keyset_add_secret(again, (const unsigned char *) "0123456789abcdef"
+                             "0123456789abcdef", 32, NULL, 0, err,
+                             sizeof(err));
+        mt_keyset_digest(again, d2);
+        ok(memcmp(d1, d2, MT_DIGEST_LEN) != 0, "digest: a key added");
+        mt_keyset_free(again);
+
+        again = mt_keyset_new();
+        add_pkey(again, mt_key_pkey(mt_keyset_get(proxy, 0)), 0);
+        mt_keyset_digest(again, d2);
+        ok(memcmp(d1, d2, MT_DIGEST_LEN) != 0,
+           "digest: the public half alone differs");
+        mt_keyset_free(again);
+    }
+
     /* error names are stable: $magic_token_error */
     ok(strcmp(mt_strerror(MT_OK), "") == 0
        && strcmp(mt_strerror(MT_ERR_DECRYPT), "decrypt_failed") == 0
