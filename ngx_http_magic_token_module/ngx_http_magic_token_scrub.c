@@ -129,7 +129,7 @@ ngx_http_magic_token_scrub_header_filter(ngx_http_request_t *r)
     ngx_http_magic_token_scrub_conf_t  *conf;
 
     conf = ngx_http_get_module_loc_conf(r,
-                                        ngx_http_magic_token_scrub_filter_module);
+                                  ngx_http_magic_token_scrub_filter_module);
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_magic_token_scrub_filter_module);
 

@@ -14,6 +14,10 @@
 #include "tap.h"
 
 
+#define S1  ((const unsigned char *) "0123456789abcdef0123456789abcdef")
+#define S2  ((const unsigned char *) "0123456789abcdef0123456789abcdeX")
+
+
 /* a fresh P-256 key as PEM: private (priv) or public */
 static char *
 ec_pem(EVP_PKEY *k, int priv, size_t *len)
@@ -83,12 +87,9 @@ main(void)
     h1 = mt_keyset_new();
     h2 = mt_keyset_new();
     h3 = mt_keyset_new();
-    mt_keyset_add_secret(h1, (unsigned char *) "0123456789abcdef0123456789abcdef",
-                         32, NULL, 0, err, sizeof(err));
-    mt_keyset_add_secret(h2, (unsigned char *) "0123456789abcdef0123456789abcdef",
-                         32, NULL, 0, err, sizeof(err));
-    mt_keyset_add_secret(h3, (unsigned char *) "0123456789abcdef0123456789abcdeX",
-                         32, NULL, 0, err, sizeof(err));
+    mt_keyset_add_secret(h1, S1, 32, NULL, 0, err, sizeof(err));
+    mt_keyset_add_secret(h2, S1, 32, NULL, 0, err, sizeof(err));
+    mt_keyset_add_secret(h3, S2, 32, NULL, 0, err, sizeof(err));
 
     ok(mt_keyset_shares_key(h1, h2), "the same secret is shared");
     ok(!mt_keyset_shares_key(h1, h3), "a secret one byte apart is not");
