@@ -121,12 +121,14 @@ unit-test: $(UNIT_BINS)
 nginx-test: module cli scope-match interop-deps
 	TEST_NGINX_BINARY=$(NGINX_BIN) t/tools/subreaper prove $(PROVE_INC) -r t/
 
-# the npm "jose" package for t/042-interop.t (skipped there when missing)
+# the npm "jose" package for t/042-interop.t and "dpop" for
+# t/046-dpop-workers.t (each skipped, or replaced, there when missing)
 interop-deps:
 	@if command -v npm >/dev/null 2>&1 \
-	    && [ ! -d t/tools/interop/node_modules/jose ]; then \
+	    && { [ ! -d t/tools/interop/node_modules/jose ] \
+	         || [ ! -d t/tools/interop/node_modules/dpop ]; }; then \
 	    (cd t/tools/interop && npm ci --no-audit --no-fund --silent) \
-	        || echo "npm ci failed: the jose interop tests will be skipped"; \
+	        || echo "npm ci failed: the npm interop tests will be skipped"; \
 	fi
 
 test: deps
@@ -222,7 +224,7 @@ cli-install: cli
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
 FUZZ_TARGETS  ?= base64 jws claims jwe scope mint jwks path revoke grant chain \
-                 scrub
+                 scrub dpop
 FUZZ_DIR      := $(BUILD)/fuzz
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS   := -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 \
@@ -243,6 +245,7 @@ FUZZ_OPTS_revoke := -max_len=8192 -timeout=10
 FUZZ_OPTS_grant  := -max_len=8192 -timeout=10
 FUZZ_OPTS_chain  := -max_len=8192 -timeout=10
 FUZZ_OPTS_scrub  := -max_len=8192 -timeout=10
+FUZZ_OPTS_dpop   := -max_len=8192 -timeout=10
 
 ASAN_CC       ?= $(CC)
 ASAN_DIR      := $(BUILD)/asan
@@ -293,6 +296,7 @@ define FUZZ_RUN
 	        grant)  opts="$(FUZZ_OPTS_grant)" ;; \
 	        chain)  opts="$(FUZZ_OPTS_chain)" ;; \
 	        scrub)  opts="$(FUZZ_OPTS_scrub)" ;; \
+	        dpop)   opts="$(FUZZ_OPTS_dpop)" ;; \
 	        *)      opts="$(FUZZ_OPTS_jwks)" ;; \
 	    esac; \
 	    echo "== fuzz_$$t: $(1) s $$opts"; \

@@ -788,6 +788,38 @@ SPEED=$(openssl speed -seconds 1 rsa2048 ecdsap256 ecdsap384 ecdsap521 ed25519 2
     echo '```'
 } >> "$RESULTS"
 
+# ---- DPoP-bound tokens ------------------------------------------------------
+
+# What a DPoP-bound token (docs/directives.md#magic_token_dpop) adds to each
+# request: the proof's verification, which no cache can skip, against the
+# plain token's cold path (core) measured above.
+bench_dpop() {
+    local out es ed
+    log "DPoP proofs"
+    out=$($MTB dpop 3)
+    es=$(awk '/dpop-es256/ { print $3 }' <<< "$out")
+    ed=$(awk '/dpop-eddsa/ { print $3 }' <<< "$out")
+    {
+        echo
+        echo "### DPoP-bound tokens"
+        echo
+        echo "A bound token costs what a plain one does, cold or cached, plus one proof per request,"
+        echo "verified on every request, cache hit or not (bench/mt_bench dpop: mt_dpop_verify of"
+        echo "fresh proofs with ath and jkt; the replay store's insert, an rbtree, is not included)."
+        echo
+        echo "| | µs per request |"
+        echo "|---|---:|"
+        echo "| plain token, cold path (core, above) | $core_us |"
+        echo "| DPoP proof, ES256 holder key | $es |"
+        echo "| DPoP proof, EdDSA holder key | $ed |"
+        echo
+        echo "Most of a proof's cost is importing its jwk (OpenSSL's full public-key check, as for"
+        echo "chain links, docs/attenuation.md) and the signature check."
+    } >> "$RESULTS"
+}
+
+bench_dpop
+
 cat "$RESULTS"
 echo
 echo "results: $RESULTS (wrk output: $RAW)"

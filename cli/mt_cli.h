@@ -40,6 +40,8 @@ int mt_cli_attenuate(int argc, char **argv);
 
 /* {"jwk": the public key of the first key in a key file}, for "cnf" */
 int mt_cli_cnf_from_file(const char *path, json_t **cnf);
+/* {"jkt": ...}: the thumbprint jkt, or that of path's key (jkt NULL) */
+int mt_cli_jkt_cnf(const char *jkt, const char *path, json_t **cnf);
 
 
 /*

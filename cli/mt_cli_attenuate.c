@@ -28,6 +28,8 @@ typedef struct {
     const char     *alg_name;
     const char     *next_key;
     const char     *new_key;
+    const char     *jkt;            /* --jkt, or NULL */
+    const char     *dpop_key;       /* --dpop-key FILE, or NULL */
     json_t         *claims;
 } mt_att_conf_t;
 
@@ -61,6 +63,9 @@ static const char  mt_att_usage[] =
 "  --next-key FILE     an open link: FILE's public key may extend it\n"
 "  --new-key FILE      an open link for a new EC P-256 key, whose private\n"
 "                      key is written to FILE (mode 0600, not replaced)\n"
+"  --dpop-key FILE     a terminal link bound to FILE's key: the chain is\n"
+"                      used only with DPoP proofs by it (cnf.jkt)\n"
+"  --jkt THUMBPRINT    the same, by the key's RFC 7638 thumbprint\n"
 "\n"
 "Without --next-key or --new-key the link is terminal: the chain is a\n"
 "token the proxy accepts, and nobody can narrow it further.  A chain\n"
@@ -104,6 +109,53 @@ mt_cli_cnf_from_file(const char *path, json_t **cnf)
     mt_keyset_free(ks);
 
     *cnf = json_pack("{s:o}", "jwk", jwk);
+
+    return *cnf != NULL ? 0 : -1;
+}
+
+
+/*
+ * cnf {"jkt": ...} binding a token to a DPoP key (RFC 9449): the
+ * thumbprint given, checked for its form, or that of a key file's key
+ */
+int
+mt_cli_jkt_cnf(const char *jkt, const char *path, json_t **cnf)
+{
+    char          tp[MT_DPOP_JKT_LEN + 1];
+    size_t        n;
+    json_t       *jwk;
+    mt_err_t      rc;
+    unsigned char buf[64];
+
+    *cnf = NULL;
+
+    if (jkt != NULL) {
+        if (strlen(jkt) != MT_DPOP_JKT_LEN
+            || mt_base64url_decode(buf, &n, jkt, MT_DPOP_JKT_LEN) != MT_OK
+            || n != 32)
+        {
+            mt_cli_error("--jkt: not an RFC 7638 SHA-256 thumbprint (43 "
+                         "base64url characters)");
+            return -1;
+        }
+
+        *cnf = json_pack("{s:s}", "jkt", jkt);
+        return *cnf != NULL ? 0 : -1;
+    }
+
+    if (mt_cli_cnf_from_file(path, &jwk) != 0) {
+        return -1;
+    }
+
+    rc = mt_jwk_thumbprint(json_object_get(jwk, "jwk"), tp);
+    json_decref(jwk);
+
+    if (rc != MT_OK) {
+        mt_cli_error("\"%s\": no thumbprint: %s", path, mt_strerror(rc));
+        return -1;
+    }
+
+    *cnf = json_pack("{s:s}", "jkt", tp);
 
     return *cnf != NULL ? 0 : -1;
 }
@@ -366,6 +418,11 @@ mt_att_run(mt_att_conf_t *conf, const char *arg)
         if (mt_att_new_key(conf->new_key, &cnf) != 0) {
             goto done;
         }
+
+    } else if (conf->jkt != NULL || conf->dpop_key != NULL) {
+        if (mt_cli_jkt_cnf(conf->jkt, conf->dpop_key, &cnf) != 0) {
+            goto done;
+        }
     }
 
     if (cnf != NULL) {
@@ -465,6 +522,8 @@ mt_cli_attenuate(int argc, char **argv)
         { "jti",               required_argument, NULL, 'j' },
         { "next-key",          required_argument, NULL, 'n' },
         { "new-key",           required_argument, NULL, 'N' },
+        { "jkt",               required_argument, NULL, 'T' },
+        { "dpop-key",          required_argument, NULL, 'P' },
         { "help",              no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -570,6 +629,14 @@ mt_cli_attenuate(int argc, char **argv)
             conf.new_key = optarg;
             break;
 
+        case 'T':
+            conf.jkt = optarg;
+            break;
+
+        case 'P':
+            conf.dpop_key = optarg;
+            break;
+
         case 'h':
             fputs(mt_att_usage, stdout);
             rv = MT_CLI_OK;
@@ -593,8 +660,11 @@ mt_cli_attenuate(int argc, char **argv)
         goto done;
     }
 
-    if (conf.next_key != NULL && conf.new_key != NULL) {
-        mt_cli_error("--next-key and --new-key: one of them");
+    if ((conf.next_key != NULL) + (conf.new_key != NULL) + (conf.jkt != NULL)
+        + (conf.dpop_key != NULL) > 1)
+    {
+        mt_cli_error("--next-key, --new-key, --jkt and --dpop-key: one of "
+                     "them");
         goto done;
     }
 

@@ -39,6 +39,8 @@ typedef struct {
     int             no_credential;
     int             admin;          /* an admin token (magic_token_admin) */
     const char     *holder_key;     /* attenuable: cnf.jwk of this key */
+    const char     *jkt;            /* bound: cnf.jkt (RFC 9449) */
+    const char     *dpop_key;       /* bound to this key's thumbprint */
     int64_t         max_further;    /* -1: none */
     json_t         *req;            /* allowed, scopes, ttl, exp, ... */
 } mt_mint_conf_t;
@@ -53,6 +55,7 @@ static const char  mt_mint_usage[] =
 "                        [--sub SUB] [--jti JTI]\n"
 "                        [--credential-file FILE | --no-credential]\n"
 "                        [--holder-key FILE [--max-further-links N]]\n"
+"                        [--dpop-key FILE | --jkt THUMBPRINT]\n"
 "       magic-token mint (--key FILE | --secret FILE) --admin [--ttl TIME]\n"
 "\n"
 "Mint a magic token and print it, followed by a newline.  The API\n"
@@ -101,6 +104,11 @@ static const char  mt_mint_usage[] =
 "                      key, whose holder narrows it with magic-token\n"
 "                      attenuate (alone, such a token is refused)\n"
 "  --max-further-links N   at most N links may follow the root\n"
+"\n"
+"sender-constrained tokens (DPoP, RFC 9449):\n"
+"  --dpop-key FILE     bind the token to FILE's key (cnf.jkt): the proxy\n"
+"                      accepts it only with DPoP proofs signed by that key\n"
+"  --jkt THUMBPRINT    the same, by the key's RFC 7638 thumbprint\n"
 "\n"
 "examples:\n"
 "  printf '%s' \"$GITHUB_TOKEN\" | magic-token mint --key private.pem \\\n"
@@ -341,6 +349,15 @@ static int
 mt_mint_attenuable(const mt_mint_conf_t *conf, json_t *claims)
 {
     json_t  *cnf;
+
+    if (conf->jkt != NULL || conf->dpop_key != NULL) {
+        if (mt_cli_jkt_cnf(conf->jkt, conf->dpop_key, &cnf) != 0) {
+            return -1;
+        }
+
+        json_object_set_new(claims, "cnf", cnf);
+        return 0;
+    }
 
     if (conf->holder_key == NULL) {
         return 0;
@@ -624,6 +641,8 @@ mt_cli_mint(int argc, char **argv)
         { "admin",           no_argument,       NULL, 'D' },
         { "holder-key",      required_argument, NULL, 'H' },
         { "max-further-links", required_argument, NULL, 'L' },
+        { "jkt",             required_argument, NULL, 'T' },
+        { "dpop-key",        required_argument, NULL, 'P' },
         { "help",            no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -753,6 +772,14 @@ mt_cli_mint(int argc, char **argv)
             conf.holder_key = optarg;
             break;
 
+        case 'T':
+            conf.jkt = optarg;
+            break;
+
+        case 'P':
+            conf.dpop_key = optarg;
+            break;
+
         case 'L':
             if (mt_cli_parse_int64(optarg, &conf.max_further) != 0
                 || conf.max_further < 0
@@ -815,6 +842,13 @@ mt_cli_mint(int argc, char **argv)
 
     if (conf.admin && conf.holder_key != NULL) {
         mt_cli_error("--admin tokens are not attenuable: no --holder-key");
+        goto done;
+    }
+
+    if ((conf.holder_key != NULL) + (conf.jkt != NULL)
+        + (conf.dpop_key != NULL) > 1)
+    {
+        mt_cli_error("--holder-key, --jkt and --dpop-key: one of them");
         goto done;
     }
 

@@ -580,6 +580,54 @@ gen_chain(void)
 }
 
 
+/*
+ * fuzz_dpop: "htu\nproof", proofs signed by the EC and Ed25519 fixture
+ * keys for GET of that URL at FX_NOW, with and without "ath".
+ */
+static void
+dpop_seed(const char *name, int key, mt_alg_t alg, const char *htu,
+    const char *extra)
+{
+    char     *tok, *buf, *jwk_s;
+    char      ath[MT_DPOP_JKT_LEN + 1];
+    char      header[1024], payload[1024];
+    json_t   *jwk;
+
+    mt_key_public_jwk(mt_keyset_get(ks, key), &jwk);
+    jwk_s = json_dumps(jwk, JSON_COMPACT);
+    json_decref(jwk);
+
+    snprintf(header, sizeof(header),
+             "{\"typ\":\"dpop+jwt\",\"alg\":\"%s\",\"jwk\":%s}",
+             mt_alg_name(alg), jwk_s);
+    free(jwk_s);
+
+    mt_dpop_ath(ath, "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", 29);
+    snprintf(payload, sizeof(payload),
+             "{\"jti\":\"%s\",\"htm\":\"GET\",\"htu\":\"%s\","
+             "\"iat\":1700000000,\"ath\":\"%s\"%s}", name, htu, ath, extra);
+
+    tok = sign(key, alg, header, payload);
+    buf = malloc(strlen(htu) + strlen(tok) + 2);
+    sprintf(buf, "%s\n%s", htu, tok);
+    puts_("dpop", name, buf);
+    free(buf);
+    free(tok);
+}
+
+
+static void
+gen_dpop(void)
+{
+    dpop_seed("ec", FX_KEY_EC, MT_ALG_ES256, "https://api.example/v1/x", "");
+    dpop_seed("ed", FX_KEY_ED, MT_ALG_EDDSA,
+              "http://Api.Example:80/v1/%7Ex?q=1", "");
+    dpop_seed("extra", FX_KEY_EC, MT_ALG_ES256, "https://[::1]:8443/a",
+              ",\"nonce\":\"n\"");
+    puts_("dpop", "htu-only", "HTTPS://A.example:443/p%2f%41#x\n");
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -601,6 +649,7 @@ main(int argc, char **argv)
     gen_base64();
     gen_jwks();
     gen_chain();
+    gen_dpop();
 
     mt_keyset_free(ks);
 

@@ -303,7 +303,7 @@ mt_link_members_check(const json_t *claims, const char *prev,
     char         want[MT_CHAIN_PREV_LEN + 1];
     size_t       i;
     json_t      *v;
-    const char  *name;
+    const char  *name, *jkt;
 
     json_object_foreach((json_t *) claims, name, v) {
         for (i = 0; i < sizeof(mt_link_members) / sizeof(char *); i++) {
@@ -330,15 +330,17 @@ mt_link_members_check(const json_t *claims, const char *prev,
     }
 
     /*
-     * cnf is {"jwk": ...} alone: another confirmation method (a DPoP
-     * "jkt") would be a restriction not checked here.  The key itself is
-     * checked by the link that uses it; a last link naming one is open.
+     * cnf is {"jwk": ...} or {"jkt": ...} alone.  A jwk is checked by
+     * the link that uses it; a last link naming one is open.  A jkt binds
+     * the chain to a DPoP key (mt_dpop.c, checked by the module); a link
+     * after it would find no jwk, so only the last element holds one.
      */
     v = json_object_get(claims, "cnf");
 
     if (v != NULL
         && (!json_is_object(v) || json_object_size(v) != 1
-            || !json_is_object(json_object_get(v, "jwk"))))
+            || (!json_is_object(json_object_get(v, "jwk"))
+                && mt_cnf_jkt(claims, &jkt) != MT_OK)))
     {
         return MT_ERR_INVALID_CLAIMS;
     }

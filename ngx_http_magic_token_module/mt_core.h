@@ -67,6 +67,9 @@ typedef enum {
     MT_ERR_UNSAFE_PATH,         /* a path an upstream may read otherwise */
     MT_ERR_UNTRUSTED_KEY,       /* credential signed by a key not for it */
     MT_ERR_REVOKED,             /* in a magic_token_zone's revocation list */
+    MT_ERR_DPOP_REQUIRED,       /* a bound token without a DPoP proof */
+    MT_ERR_INVALID_DPOP_PROOF,  /* a proof not valid for this request */
+    MT_ERR_DPOP_REPLAY,         /* a proof's jti seen within the window */
     MT_ERR_NOMEM,
     MT_ERR_INTERNAL
 } mt_err_t;
@@ -884,6 +887,77 @@ size_t mt_scrub_buffer(const mt_scrub_t *s, unsigned char *buf, size_t len);
 /* the same, without changing it */
 size_t mt_scrub_count(const mt_scrub_t *s, const unsigned char *buf,
     size_t len);
+
+/* ---- DPoP, RFC 9449 (mt_dpop.c) --------------------------------- */
+
+/*
+ * A token whose "cnf" is {"jkt": thumbprint} (RFC 7638, base64url of a
+ * SHA-256: MT_DPOP_JKT_LEN characters) is bound to that key: it is used
+ * only with a DPoP proof signed by it.  In a chain, the last element may
+ * be bound (docs/attenuation.md).
+ */
+#define MT_DPOP_TYP             "dpop+jwt"
+#define MT_DPOP_JKT_LEN         43
+#define MT_DPOP_MAX_PROOF       8192
+#define MT_DPOP_MAX_JTI         256
+#define MT_DPOP_MAX_HTU         4096
+
+typedef struct {
+    const char      *method;
+    size_t           method_len;
+    const char      *htu;       /* the request's scheme://host/path */
+    size_t           htu_len;
+    const char      *token;     /* the access token presented, or NULL */
+    size_t           token_len;
+    const char      *jkt;       /* the token's cnf.jkt, or NULL: any key */
+    size_t           jkt_len;
+    int64_t          now;
+    int64_t          window;    /* seconds an iat stays fresh */
+    int64_t          leeway;
+} mt_dpop_req_t;
+
+typedef struct {
+    char             jkt[MT_DPOP_JKT_LEN + 1];  /* the proof key's */
+    unsigned char    replay[32];    /* SHA-256 of jkt and jti */
+    int64_t          iat;
+    const char      *jti;       /* internal */
+    size_t           jti_len;
+} mt_dpop_t;
+
+/*
+ * Verify a proof (a compact JWS: typ MT_DPOP_TYP, an asymmetric alg, a
+ * public "jwk" header) for the request: htm, htu (mt_dpop_htu_normalize
+ * of both), iat within [now - window - leeway, now + leeway], "ath" when
+ * a token is presented, the key's thumbprint when jkt is set (constant
+ * time).  MT_ERR_DPOP_REQUIRED when len is 0, MT_ERR_INVALID_DPOP_PROOF
+ * for any other refusal.  The replay check (d->replay) is the caller's.
+ */
+mt_err_t mt_dpop_verify(mt_dpop_t *d, const char *proof, size_t len,
+    const mt_dpop_req_t *req);
+
+/* RFC 7638 thumbprint (SHA-256) of an RSA, EC or OKP JWK, base64url */
+mt_err_t mt_jwk_thumbprint(const json_t *jwk, char out[MT_DPOP_JKT_LEN + 1]);
+
+/*
+ * An http(s) URL as RFC 9449 section 4.3 compares it: the query and
+ * fragment dropped, scheme and host in lower case, the default port
+ * left out, an empty path "/", percent-encodings in upper case and
+ * unreserved characters decoded (RFC 3986 6.2.2, 6.2.3).  No userinfo.
+ * out holds len + 1 bytes; not NUL-terminated.
+ */
+mt_err_t mt_dpop_htu_normalize(const char *in, size_t len, char *out,
+    size_t size, size_t *out_len);
+
+/* base64url(SHA-256(token)): a proof's "ath" */
+void mt_dpop_ath(char out[MT_DPOP_JKT_LEN + 1], const char *token,
+    size_t len);
+
+/*
+ * The "jkt" a verified element's "cnf" binds it to (*jkt NULL: none, or
+ * an open element's "jwk").  MT_ERR_INVALID_CLAIMS when cnf is anything
+ * but {"jwk": ...} or {"jkt": 43 characters} alone.
+ */
+mt_err_t mt_cnf_jkt(const json_t *claims, const char **jkt);
 
 
 /* ---- misc -------------------------------------------------------- */

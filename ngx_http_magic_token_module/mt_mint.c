@@ -113,6 +113,17 @@ mt_mint_string_claim(json_t *claims, const json_t *req, const char *name,
 }
 
 
+static int
+mt_mint_is_b64url(const char *s, size_t len)
+{
+    size_t          n;
+    unsigned char   buf[mt_base64_decoded_max(MT_DPOP_JKT_LEN)];
+
+    return len <= MT_DPOP_JKT_LEN
+           && mt_base64url_decode(buf, &n, s, len) == MT_OK;
+}
+
+
 /*
  * "cnf": {"jwk": public key} makes an attenuable root
  * (docs/attenuation.md), "max_further_links" bounds its chains.
@@ -133,6 +144,24 @@ mt_mint_attenuable(json_t *claims, const json_t *req, char *errbuf,
         }
 
         json_object_set(claims, "cnf", v);
+    }
+
+    /* "jkt": bound to a DPoP key (RFC 9449), not attenuable */
+    v = json_object_get(req, "jkt");
+
+    if (v != NULL) {
+        if (json_object_get(req, "cnf") != NULL
+            || json_object_get(req, "max_further_links") != NULL
+            || !json_is_string(v)
+            || json_string_length(v) != MT_DPOP_JKT_LEN
+            || !mt_mint_is_b64url(json_string_value(v), MT_DPOP_JKT_LEN))
+        {
+            MT_MINT_ERROR("jkt must be an RFC 7638 SHA-256 thumbprint (43 "
+                          "base64url characters), without cnf");
+            return MT_ERR_INVALID_CLAIMS;
+        }
+
+        json_object_set_new(claims, "cnf", json_pack("{s:O}", "jkt", v));
     }
 
     v = json_object_get(req, "max_further_links");

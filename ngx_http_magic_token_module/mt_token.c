@@ -37,6 +37,9 @@ static const char  *mt_errors[] = {
     "unsafe_path",
     "untrusted_key",
     "revoked",
+    "dpop_required",
+    "invalid_dpop_proof",
+    "dpop_replay",
     "out_of_memory",
     "internal"
 };

@@ -304,6 +304,15 @@ ngx_http_magic_token_issuer_mint(ngx_http_request_t *r,
         cred_len = 0;
 
     } else {
+        /* a DPoP proof binds the token to its key (..._dpop.c) */
+        status = ngx_http_magic_token_dpop_issuer(r, mlcf, req, &out);
+
+        if (status != NGX_OK) {
+            return status == NGX_DECLINED
+                   ? ngx_http_magic_token_issuer_error(r, out)
+                   : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         rc = mt_mint_claims(req, policy, now, &claims, &cred, &cred_len,
                             errbuf, sizeof(errbuf));
     }
@@ -328,6 +337,15 @@ ngx_http_magic_token_issuer_mint(ngx_http_request_t *r,
         return ngx_http_magic_token_issuer_error(r,
                    "refresh tokens are not renewed: ask for a new one with "
                    "the credential");
+    }
+
+    if (json_is_true(v)
+        && json_object_get(json_object_get(claims, "cnf"), "jkt") != NULL)
+    {
+        /* a refresh token would mint tokens without the binding */
+        json_decref(claims);
+        return ngx_http_magic_token_issuer_error(r,
+                   "refresh tokens are not issued for DPoP-bound tokens");
     }
 
     if (json_is_true(v) && mlcf->issuer_refresh_ttl == 0) {

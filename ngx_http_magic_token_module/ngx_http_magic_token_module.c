@@ -118,6 +118,13 @@ static ngx_command_t  ngx_http_magic_token_commands[] = {
       0,
       NULL },
 
+    { ngx_string("magic_token_dpop"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_magic_token_dpop,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("magic_token_scope_required"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -274,6 +281,7 @@ ngx_module_t  ngx_http_magic_token_module = {
 
 static ngx_str_t  ngx_http_magic_token_bearer = ngx_string("Bearer ");
 static ngx_str_t  ngx_http_magic_token_github = ngx_string("token ");
+static ngx_str_t  ngx_http_magic_token_dpop_scheme = ngx_string("DPoP ");
 
 
 static ngx_int_t
@@ -563,6 +571,12 @@ ngx_http_magic_token_check(ngx_http_request_t *r,
         return rc;
     }
 
+    /* a token bound to a key (cnf.jkt): a DPoP proof by that key */
+    rc = ngx_http_magic_token_dpop_check(r, mlcf, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     if (!mlcf->scope_required
         && ctx->token.scopes == NULL
         && json_object_get(ctx->token.jws.claims, "allowed") == NULL)
@@ -742,7 +756,7 @@ ngx_http_magic_token_find(ngx_http_request_t *r,
     }
 
     /*
-     * "Bearer <jwt>" or GitHub's "token <jwt>", the scheme
+     * "Bearer <jwt>", GitHub's "token <jwt>" or "DPoP <jwt>", the scheme
      * case-insensitive, or a bare <jwt>
      */
     if (token->len >= ngx_http_magic_token_bearer.len
@@ -756,6 +770,13 @@ ngx_http_magic_token_find(ngx_http_request_t *r,
                                   ngx_http_magic_token_github.len) == 0)
     {
         p += ngx_http_magic_token_github.len;
+
+    } else if (token->len >= ngx_http_magic_token_dpop_scheme.len
+               && ngx_strncasecmp(p, ngx_http_magic_token_dpop_scheme.data,
+                                  ngx_http_magic_token_dpop_scheme.len) == 0)
+    {
+        /* RFC 9449 section 7.1; ..._dpop.c checks the binding */
+        p += ngx_http_magic_token_dpop_scheme.len;
 
     } else if (mlcf->source == NGX_HTTP_MAGIC_TOKEN_HEADER
                && (ngx_strlchr(p, last, ' ') || ngx_strlchr(p, last, '\t')))
@@ -811,6 +832,13 @@ ngx_http_magic_token_deny(ngx_http_request_t *r,
     case MT_ERR_UNSAFE_PATH:
         status = NGX_HTTP_FORBIDDEN;
         challenge = &mlcf->challenge_scope;
+        break;
+
+    case MT_ERR_DPOP_REQUIRED:
+    case MT_ERR_INVALID_DPOP_PROOF:
+    case MT_ERR_DPOP_REPLAY:
+        status = NGX_HTTP_UNAUTHORIZED;
+        challenge = ngx_http_magic_token_dpop_challenge(mlcf, ctx->error);
         break;
 
     case MT_ERR_REQUIREMENT:
@@ -987,6 +1015,7 @@ ngx_http_magic_token_create_loc_conf(ngx_conf_t *cf)
     conf->audiences = NGX_CONF_UNSET_PTR;
     conf->require = NGX_CONF_UNSET_PTR;
     conf->cache = NGX_CONF_UNSET_PTR;
+    conf->dpop = NGX_CONF_UNSET_PTR;
     conf->revocation = NGX_CONF_UNSET_PTR;
     conf->issuer_enabled = NGX_CONF_UNSET;
     conf->issuer = NGX_CONF_UNSET_PTR;
@@ -1124,6 +1153,10 @@ ngx_http_magic_token_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (ngx_http_magic_token_revoke_merge(cf, prev, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_magic_token_dpop_merge(cf, prev, conf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 

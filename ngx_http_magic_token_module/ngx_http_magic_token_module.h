@@ -67,6 +67,7 @@ typedef struct {
     void                       *revoked;    /* ..._revoke.c */
     void                       *grants;     /* ..._grant.c */
     void                       *status;     /* ..._status.c */
+    void                       *dpop;       /* ..._dpop.c: seen proofs */
     ngx_uint_t                  nomem_logged;   /* "zone full" said once */
 } ngx_http_magic_token_shctx_t;
 
@@ -112,6 +113,11 @@ typedef struct {
 } ngx_http_magic_token_require_t;
 
 
+/* magic_token_dpop (ngx_http_magic_token_dpop.c) */
+typedef struct ngx_http_magic_token_dpop_conf_s
+    ngx_http_magic_token_dpop_conf_t;
+
+
 /* magic_token_cache (ngx_http_magic_token_cache.c, ..._shcache.c) */
 typedef struct ngx_http_magic_token_cache_s  ngx_http_magic_token_cache_t;
 
@@ -155,6 +161,8 @@ typedef struct {
 
     ngx_http_magic_token_zone_t   *revocation;  /* NULL: off */
     ngx_http_magic_token_zone_t   *admin;       /* magic_token_admin */
+
+    ngx_http_magic_token_dpop_conf_t  *dpop;    /* merged: never NULL */
 
     ngx_flag_t                  issuer_enabled;
     ngx_http_magic_token_issuer_t  *issuer;
@@ -312,6 +320,20 @@ ngx_int_t ngx_http_magic_token_chain_check(ngx_http_request_t *r,
 ngx_int_t ngx_http_magic_token_audience_note(ngx_conf_t *cf,
     ngx_http_magic_token_loc_conf_t *conf);
 void ngx_http_magic_token_audience_check(ngx_conf_t *cf);
+char *ngx_http_magic_token_dpop(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_magic_token_dpop_merge(ngx_conf_t *cf,
+    ngx_http_magic_token_loc_conf_t *prev,
+    ngx_http_magic_token_loc_conf_t *conf);
+ngx_int_t ngx_http_magic_token_dpop_init_zone(
+    ngx_http_magic_token_zone_t *zone, ngx_http_magic_token_zone_t *old,
+    ngx_log_t *log);
+ngx_int_t ngx_http_magic_token_dpop_check(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
+ngx_int_t ngx_http_magic_token_dpop_issuer(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, json_t *req, char **msg);
+ngx_str_t *ngx_http_magic_token_dpop_challenge(
+    ngx_http_magic_token_loc_conf_t *mlcf, mt_err_t err);
 
 ngx_int_t ngx_http_magic_token_subrequest_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_magic_token_subrequest_ctx(ngx_http_request_t *r,

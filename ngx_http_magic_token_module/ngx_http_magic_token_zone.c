@@ -41,6 +41,7 @@ static ngx_http_magic_token_zone_init_pt
     ngx_http_magic_token_revoke_init_zone,
     ngx_http_magic_token_grant_zone_init,
     ngx_http_magic_token_shcache_init,
+    ngx_http_magic_token_dpop_init_zone,
     NULL
 };
 

@@ -467,7 +467,8 @@ my @r = qw(missing malformed too_large unsupported_alg unknown_key
            bad_signature expired not_yet_valid invalid_claims decrypt_failed
            invalid_credential unknown_scope scope_denied bad_scope bad_key
            invalid_audience requirement_failed unsafe_path untrusted_key
-           revoked out_of_memory internal);
+           revoked dpop_required invalid_dpop_proof dpop_replay
+           out_of_memory internal);
 my $re = "\\A# HELP magic_token_requests_allowed_total .*\n"
        . "# TYPE magic_token_requests_allowed_total counter\n"
        . "magic_token_requests_allowed_total\\{zone=\"m\",label=\"one\"\\} 0\n"

@@ -12,6 +12,7 @@
 
 
 #define NOW  INT64_C(1700000000)
+#define JKT  "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
 
 
 static mt_keyset_t  *proxy;         /* the proxy's RSA key pair */
@@ -582,7 +583,32 @@ test_keys_and_headers(void)
     t = link_(strdup(r), 0, json_pack("{s:{s:s}}", "cnf", "jkt", "abc"),
               -1);
     is_int(verify(t), MT_ERR_INVALID_CLAIMS,
-           "a last link with another confirmation method (jkt)");
+           "a last link with a jkt that is no thumbprint");
+    free(t);
+
+    /* a DPoP binding (mt_dpop.c): in the last link only */
+    t = link_(strdup(r), 0, json_pack("{s:{s:s}}", "cnf", "jkt", JKT), -1);
+    is_int(verify(t), MT_OK, "a last link bound to a DPoP key (cnf.jkt)");
+    {
+        const char  *jkt;
+        json_t      *cl;
+        mt_chain_t   ch;
+
+        is_int(mt_chain_verify(&ch, proxy, t, strlen(t), NOW, 0,
+                               MT_MATCH_FULL), MT_OK, "verified");
+        cl = ch.links[0].jws.claims;
+        ok(mt_cnf_jkt(cl, &jkt) == MT_OK && jkt != NULL
+           && strcmp(jkt, JKT) == 0, "the chain's binding is the last jkt");
+        mt_chain_clear(&ch);
+    }
+    t = link_(t, 1, json_object(), -1);
+    is_int(verify(t), MT_ERR_INVALID_CLAIMS, "no link after a bound one");
+    free(t);
+
+    c = json_pack("{s:s}", "jkt", JKT);
+    json_object_set_new(c, "jwk", json_string("x"));
+    t = link_(strdup(r), 0, json_pack("{s:o}", "cnf", c), -1);
+    is_int(verify(t), MT_ERR_INVALID_CLAIMS, "cnf with jkt and jwk");
     free(t);
 
     t = link_(strdup(r), 0, json_pack("{s:s}", "cnf", "x"), -1);
