@@ -1183,6 +1183,10 @@ ngx_http_magic_token_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_magic_token_audience_note(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -1847,6 +1851,8 @@ ngx_http_magic_token_init(ngx_conf_t *cf)
     if (ngx_http_magic_token_check_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    ngx_http_magic_token_audience_check(cf);
 
     return ngx_http_magic_token_subrequest_init(cf);
 }
