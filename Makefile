@@ -226,7 +226,7 @@ cli-install: cli
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
 FUZZ_TARGETS  ?= base64 jws claims jwe scope mint jwks path revoke grant chain \
-                 dpop mcp
+                 scrub dpop mcp
 FUZZ_DIR      := $(BUILD)/fuzz
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS   := -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 \
@@ -247,6 +247,7 @@ FUZZ_OPTS_revoke := -max_len=8192 -timeout=10
 FUZZ_OPTS_grant  := -max_len=8192 -timeout=10
 FUZZ_OPTS_chain  := -max_len=8192 -timeout=10
 FUZZ_OPTS_mcp    := -max_len=8192 -timeout=10
+FUZZ_OPTS_scrub  := -max_len=8192 -timeout=10
 FUZZ_OPTS_dpop   := -max_len=8192 -timeout=10
 
 ASAN_CC       ?= $(CC)
@@ -298,6 +299,7 @@ define FUZZ_RUN
 	        grant)  opts="$(FUZZ_OPTS_grant)" ;; \
 	        chain)  opts="$(FUZZ_OPTS_chain)" ;; \
 	        mcp)    opts="$(FUZZ_OPTS_mcp)" ;; \
+	        scrub)  opts="$(FUZZ_OPTS_scrub)" ;; \
 	        dpop)   opts="$(FUZZ_OPTS_dpop)" ;; \
 	        *)      opts="$(FUZZ_OPTS_jwks)" ;; \
 	    esac; \

@@ -27,6 +27,11 @@
  *       signed before the clock starts), with ath and jkt checked.  The
  *       replay store's insert (an rbtree in the zone) is not included.
  *
+ *   mt_bench scrub SECONDS
+ *       the response scrubber (mt_scrub.c) over a body of text, fed in
+ *       8 KiB slices as the filter does: once with no credential in it,
+ *       once with the credential every KiB; "ops" are KiB scanned.
+ *
  * Every mode prints "name ops/s us/op" lines.
  */
 
@@ -520,6 +525,68 @@ cmd_dpop(double secs)
 }
 
 
+static int
+cmd_scrub(double seconds)
+{
+    char           *name;
+    long            kib;
+    size_t          i, n, hits, len, body_len;
+    double          t0;
+    mt_scrub_t     *s;
+    unsigned char  *body, *out;
+    int             echo;
+
+    body_len = 1024 * 1024;
+    body = malloc(body_len);
+    out = malloc(body_len + 8192);
+
+    if (body == NULL || out == NULL
+        || mt_scrub_new(&s, (unsigned char *) BENCH_CRED,
+                        sizeof(BENCH_CRED) - 1) != MT_OK)
+    {
+        fprintf(stderr, "scrub: out of memory\n");
+        return 1;
+    }
+
+    for (echo = 0; echo < 2; echo++) {
+        for (i = 0; i < body_len; i++) {
+            body[i] = (unsigned char) "{\"login\": \"octocat\", \"id\": 1}\n"
+                                      [i % 33];
+        }
+
+        if (echo) {
+            for (i = 0; i + sizeof(BENCH_CRED) < body_len; i += 1024) {
+                memcpy(body + i, BENCH_CRED, sizeof(BENCH_CRED) - 1);
+            }
+        }
+
+        kib = 0;
+        hits = 0;
+        t0 = now_s();
+
+        do {
+            for (i = 0; i < body_len; i += 8192) {
+                n = body_len - i < 8192 ? body_len - i : 8192;
+                mt_scrub_feed(s, body + i, n, i + n == body_len, out, &len,
+                              &hits);
+            }
+
+            kib += (long) (body_len / 1024);
+
+        } while (now_s() - t0 < seconds);
+
+        name = echo ? "scrub-echo-per-KiB" : "scrub-clean-per-KiB";
+        report(name, kib, now_s() - t0);
+    }
+
+    mt_scrub_free(s);
+    free(body);
+    free(out);
+
+    return 0;
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -539,12 +606,17 @@ main(int argc, char **argv)
         return cmd_raw(atof(argv[2]), argv[3], argv[4]);
     }
 
+    if (argc == 3 && strcmp(argv[1], "scrub") == 0) {
+        return cmd_scrub(atof(argv[2]));
+    }
+
     if (argc == 3 && strcmp(argv[1], "dpop") == 0) {
         return cmd_dpop(atof(argv[2]));
     }
 
     fprintf(stderr,
             "usage: mt_bench mint|mint5 KEY N\n"
+            "       mt_bench scrub SECONDS\n"
             "       mt_bench dpop SECONDS\n"
             "       mt_bench core SECONDS TOKENFILE KEY|secret:FILE...\n"
             "       mt_bench raw SECONDS KEY TOKENFILE\n");

@@ -15,6 +15,8 @@
 #
 #   (m) magic_token_metrics: (b) with the requests counted in a zone,
 #       against (b) itself, in rounds of their own (metrics_rounds)
+#   (s) magic_token_scrub: the scrubber's cost per response KiB, core
+#       only (scrub_bench, bench/mt_bench scrub)
 #
 # CPU layout: the worker under test alone on one CPU (worker_cpu_affinity),
 # wrk and the upstream nginx on the other(s) (taskset / worker_cpu_affinity;
@@ -660,6 +662,33 @@ if [ "$CALLGRIND" = 1 ] && command -v valgrind >/dev/null; then
 | (c2) cache miss + store + evict | $CG_C2 | $(minus0 "$CG_C2" "$CG_A") |"
     metrics_callgrind
 fi
+
+# ---- magic_token_scrub: the cost per response KiB --------------------------
+
+# the scrubber alone (bench/mt_bench scrub), 8 KiB slices as the filter
+# feeds it: a body without the credential, and one with it every KiB
+scrub_bench() {
+    local out clean echo
+    log "scrub: cost per response KiB"
+    out=$($MTB scrub 2)
+    clean=$(awk '/scrub-clean/ { print $3 }' <<< "$out")
+    echo=$(awk '/scrub-echo/ { print $3 }' <<< "$out")
+    {
+        echo
+        echo "### magic_token_scrub: cost per response KiB (core, no nginx)"
+        echo
+        echo "mt_scrub_feed() over a 1 MiB JSON-like body in 8 KiB slices, the"
+        echo "patterns of a 39-byte GitHub-style credential; the filter adds a copy"
+        echo "per slice and its buffer handling."
+        echo
+        echo "| body | µs per KiB |"
+        echo "|---|---:|"
+        echo "| without the credential | $clean |"
+        echo "| the credential every KiB | $echo |"
+    } >> "$RESULTS"
+}
+
+scrub_bench
 
 # ---- the core and OpenSSL alone --------------------------------------------
 

@@ -7,6 +7,7 @@
 # t/tools/mtmint.py and sends four requests through it:
 #
 #   1. an allowed request            -> 200, upstream receives the real credential
+#                                       (its echo of it reaches the client as "*")
 #   2. a request outside the scopes  -> 403 insufficient_scope
 #   3. a tampered token              -> 401 invalid_token
 #   4. no token at all               -> 401
@@ -171,7 +172,9 @@ request GET /api/user "$TOKEN"
 check "status is 200" [ "$STATUS" = 200 ]
 check "upstream saw GET /user" eval '[[ $BODY == *"saw: GET /user "* ]]'
 check "upstream saw the real credential" \
-    eval '[[ $BODY == *"Authorization: Bearer $CREDENTIAL"* ]]'
+    eval '[[ $BODY == *"(the demo credential)"* ]]'
+check "its echo of the credential reached the client as '*' (magic_token_scrub)" \
+    eval '[[ $BODY != *"$CREDENTIAL"* && $BODY == *"Authorization: Bearer ${CREDENTIAL//?/\*} "* ]]'
 check "upstream did not see the magic token" eval '[[ $BODY != *"$TOKEN"* ]]'
 
 heading "2. Outside the token's scopes: DELETE /api/repos/x/y"

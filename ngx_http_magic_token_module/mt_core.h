@@ -200,6 +200,8 @@ EVP_PKEY *mt_key_pkey(const mt_key_t *key);
 
 /* iterate: i from 0 to count - 1 */
 const mt_key_t *mt_keyset_get(const mt_keyset_t *ks, size_t i);
+/* does a key of a (its public part, or a secret) appear in b too? */
+int mt_keyset_shares_key(const mt_keyset_t *a, const mt_keyset_t *b);
 /* kid match; kid == NULL matches keys regardless of their kid */
 int mt_key_kid_is(const mt_key_t *key, const char *kid, size_t len);
 int mt_key_has_kid(const mt_key_t *key);
@@ -887,6 +889,57 @@ void mt_chain_prev(char out[MT_CHAIN_PREV_LEN + 1], const char *element,
 /* the public JWK of key (RSA, EC, OKP), for a "cnf" claim */
 mt_err_t mt_key_public_jwk(const mt_key_t *key, json_t **out);
 
+
+/* ---- response scrubbing (mt_scrub.c) ----------------------------- */
+
+/*
+ * The byte sequences an upstream could send back for a credential: the
+ * raw bytes; its percent-encoded forms (RFC 3986 upper and lower hex,
+ * form encoding with '+' for space, JavaScript's encodeURIComponent);
+ * and, in both base64 alphabets, the characters that depend on the
+ * credential alone at each of the 3 alignments (inside a longer blob
+ * such as Basic "user:cred", padded or not).  Base64 cores shorter than
+ * MT_SCRUB_MIN_B64 are left out (they would hit innocent text).
+ *
+ * mt_scrub_feed() is a streaming matcher: every byte of every match is
+ * replaced by MT_SCRUB_MARK (lengths never change); it keeps back at
+ * most mt_scrub_max_pattern() - 1 bytes (with their marks) for the next
+ * call, so a match split across calls is still found.
+ */
+#define MT_SCRUB_MAX_CRED       8192
+#define MT_SCRUB_MIN_B64        4
+#define MT_SCRUB_MARK           '*'
+
+typedef struct mt_scrub_s  mt_scrub_t;
+
+/* MT_ERR_TOO_LARGE (empty or over MT_SCRUB_MAX_CRED), MT_ERR_NOMEM */
+mt_err_t mt_scrub_new(mt_scrub_t **out, const unsigned char *cred,
+    size_t len);
+/* wipes the patterns and frees; NULL is fine */
+void mt_scrub_free(mt_scrub_t *s);
+size_t mt_scrub_max_pattern(const mt_scrub_t *s);
+size_t mt_scrub_patterns(const mt_scrub_t *s);
+/* the n-th pattern (tests) */
+const unsigned char *mt_scrub_pattern(const mt_scrub_t *s, size_t n,
+    size_t *len);
+
+/*
+ * Scan len bytes after what was kept back; out (room for
+ * mt_scrub_out_max(s, len) bytes) gets *out_len bytes ready to send.
+ * last: nothing follows, everything kept back is written too.  *hits
+ * (may be NULL) is increased by the matches found.  MT_ERR_NOMEM.
+ */
+mt_err_t mt_scrub_feed(mt_scrub_t *s, const unsigned char *in, size_t len,
+    int last, unsigned char *out, size_t *out_len, size_t *hits);
+size_t mt_scrub_out_max(const mt_scrub_t *s, size_t len);
+/* bytes kept back now */
+size_t mt_scrub_pending(const mt_scrub_t *s);
+
+/* a whole value (a header) in place: the number of matches */
+size_t mt_scrub_buffer(const mt_scrub_t *s, unsigned char *buf, size_t len);
+/* the same, without changing it */
+size_t mt_scrub_count(const mt_scrub_t *s, const unsigned char *buf,
+    size_t len);
 
 /* ---- DPoP, RFC 9449 (mt_dpop.c) --------------------------------- */
 

@@ -15,6 +15,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
@@ -140,6 +141,37 @@ size_t
 mt_keyset_count(const mt_keyset_t *ks)
 {
     return ks->n;
+}
+
+
+/* the same key material: EVP_PKEY_eq compares public parts */
+int
+mt_keyset_shares_key(const mt_keyset_t *a, const mt_keyset_t *b)
+{
+    size_t           i, j;
+    const mt_key_t  *x, *y;
+
+    for (i = 0; i < a->n; i++) {
+        for (j = 0; j < b->n; j++) {
+            x = a->keys[i];
+            y = b->keys[j];
+
+            if (x->pkey != NULL && y->pkey != NULL
+                && EVP_PKEY_eq(x->pkey, y->pkey) == 1)
+            {
+                return 1;
+            }
+
+            if (x->secret != NULL && y->secret != NULL
+                && x->secret_len == y->secret_len
+                && CRYPTO_memcmp(x->secret, y->secret, x->secret_len) == 0)
+            {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
 }
 
 

@@ -1208,6 +1208,10 @@ ngx_http_magic_token_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_magic_token_audience_note(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -1872,6 +1876,8 @@ ngx_http_magic_token_init(ngx_conf_t *cf)
     if (ngx_http_magic_token_check_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    ngx_http_magic_token_audience_check(cf);
 
     if (ngx_http_magic_token_mcp_init(cf) != NGX_OK) {
         return NGX_ERROR;

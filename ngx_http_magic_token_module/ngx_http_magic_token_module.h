@@ -25,6 +25,7 @@ typedef struct {
     ngx_array_t                *grants;     /* ..._grant.c */
     ngx_array_t                *checks;     /* ..._extcheck.c */
     ngx_array_t                *mcp_scopes; /* ..._mcp.c */
+    ngx_array_t                *proxied;    /* ..._audience.c */
 } ngx_http_magic_token_main_conf_t;
 
 
@@ -331,6 +332,9 @@ char *ngx_http_magic_token_mcp_merge(ngx_conf_t *cf,
 ngx_int_t ngx_http_magic_token_mcp_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_magic_token_mcp(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
+ngx_int_t ngx_http_magic_token_audience_note(ngx_conf_t *cf,
+    ngx_http_magic_token_loc_conf_t *conf);
+void ngx_http_magic_token_audience_check(ngx_conf_t *cf);
 char *ngx_http_magic_token_dpop(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_magic_token_dpop_merge(ngx_conf_t *cf,

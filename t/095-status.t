@@ -141,7 +141,8 @@ sub auth { $_[0] ? "Authorization: Bearer $_[0]" : "X-No-Token: 1" }
                     '-e', 'logs/error.log');
     Test::More::is($rc, 0, 'conf-examples/metrics.conf starts');
 
-    my $t = mint(credential => 'cred-example', allowed => ['GET /user']);
+    my $t = mint(credential => 'cred-example', allowed => ['GET /user'],
+                 claims => { aud => '"github"' });
     my $up;
     for (1 .. 50) {
         $up = $get->('/github/user', $t);

@@ -212,6 +212,10 @@ my $preprocess = sub {
     my $http = $block->http_config;
     $http = $DEFAULT_HTTP_CONFIG if !defined $http;
     $http = '' unless defined $http;
+    # the echo upstream shows what arrived, credential included: not
+    # scrubbed here (magic_token_scrub is t/053-scrub.t's)
+    $http = "    magic_token_scrub off;\n$http"
+        unless $http =~ /\bmagic_token_scrub\b/;
     if ($http !~ /\blisten\s+\S*(?:\$TEST_NGINX_UPSTREAM_PORT|:\Q$ENV{TEST_NGINX_UPSTREAM_PORT}\E)\b/) {
         (my $up = $UPSTREAM) =~ s/\$TEST_NGINX_UPSTREAM_PORT/$ENV{TEST_NGINX_UPSTREAM_PORT}/g;
         $http .= $up;
