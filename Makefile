@@ -121,12 +121,14 @@ unit-test: $(UNIT_BINS)
 nginx-test: module cli scope-match interop-deps
 	TEST_NGINX_BINARY=$(NGINX_BIN) t/tools/subreaper prove $(PROVE_INC) -r t/
 
-# the npm "jose" package for t/042-interop.t and "dpop" for
-# t/046-dpop-workers.t (each skipped, or replaced, there when missing)
+# the npm "jose" package for t/042-interop.t, "dpop" for
+# t/046-dpop-workers.t and the MCP SDK for t/048-mcp-sdk.t (each
+# skipped, or replaced, there when missing)
 interop-deps:
 	@if command -v npm >/dev/null 2>&1 \
 	    && { [ ! -d t/tools/interop/node_modules/jose ] \
-	         || [ ! -d t/tools/interop/node_modules/dpop ]; }; then \
+	         || [ ! -d t/tools/interop/node_modules/dpop ] \
+	         || [ ! -d t/tools/interop/node_modules/@modelcontextprotocol/sdk ]; }; then \
 	    (cd t/tools/interop && npm ci --no-audit --no-fund --silent) \
 	        || echo "npm ci failed: the npm interop tests will be skipped"; \
 	fi
@@ -224,7 +226,7 @@ cli-install: cli
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
 FUZZ_TARGETS  ?= base64 jws claims jwe scope mint jwks path revoke grant chain \
-                 scrub dpop
+                 scrub dpop mcp
 FUZZ_DIR      := $(BUILD)/fuzz
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS   := -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 \
@@ -244,6 +246,7 @@ FUZZ_OPTS_path   := -max_len=4096 -timeout=10
 FUZZ_OPTS_revoke := -max_len=8192 -timeout=10
 FUZZ_OPTS_grant  := -max_len=8192 -timeout=10
 FUZZ_OPTS_chain  := -max_len=8192 -timeout=10
+FUZZ_OPTS_mcp    := -max_len=8192 -timeout=10
 FUZZ_OPTS_scrub  := -max_len=8192 -timeout=10
 FUZZ_OPTS_dpop   := -max_len=8192 -timeout=10
 
@@ -295,6 +298,7 @@ define FUZZ_RUN
 	        revoke) opts="$(FUZZ_OPTS_revoke)" ;; \
 	        grant)  opts="$(FUZZ_OPTS_grant)" ;; \
 	        chain)  opts="$(FUZZ_OPTS_chain)" ;; \
+	        mcp)    opts="$(FUZZ_OPTS_mcp)" ;; \
 	        scrub)  opts="$(FUZZ_OPTS_scrub)" ;; \
 	        dpop)   opts="$(FUZZ_OPTS_dpop)" ;; \
 	        *)      opts="$(FUZZ_OPTS_jwks)" ;; \

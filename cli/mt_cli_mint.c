@@ -51,6 +51,8 @@ static const char  mt_mint_usage[] =
 "                        [--kid KID] [--encrypt-to FILE]\n"
 "                        [--jwe ALG [--enc ENC]]\n"
 "                        (--allowed 'METHOD REGEX'... | --scope NAME...)\n"
+"                        [--mcp-tool REGEX]... [--mcp-resource REGEX]...\n"
+"                        [--mcp-prompt REGEX]...\n"
 "                        [--ttl TIME | --exp UNIXTIME] [--aud AUD]...\n"
 "                        [--sub SUB] [--jti JTI]\n"
 "                        [--credential-file FILE | --no-credential]\n"
@@ -92,6 +94,10 @@ static const char  mt_mint_usage[] =
 "claims:\n"
 "  --allowed ENTRY     an allowed request, \"METHOD REGEX\" (repeatable)\n"
 "  --scope NAME        a scope configured on the proxy (repeatable)\n"
+"  --mcp-tool REGEX    an MCP tool name the token may call (tools/call;\n"
+"                      repeatable; full match; docs/mcp.md)\n"
+"  --mcp-resource REGEX  an MCP resource URI it may read (resources/read)\n"
+"  --mcp-prompt REGEX  an MCP prompt name it may get (prompts/get)\n"
 "  --ttl TIME          lifetime: seconds, or 90s, 15m, 12h, 30d, 2w\n"
 "                      (default 3600)\n"
 "  --exp UNIXTIME      absolute expiry instead of --ttl\n"
@@ -612,6 +618,27 @@ mt_mint_list_add(json_t *req, const char *name, const char *value)
 }
 
 
+/* req["mcp"]["tools" | "resources" | "prompts"] += value */
+static int
+mt_mint_mcp_add(json_t *req, int opt, const char *value)
+{
+    json_t  *mcp;
+
+    mcp = json_object_get(req, "mcp");
+
+    if (mcp == NULL) {
+        mcp = json_object();
+        if (mcp == NULL || json_object_set_new(req, "mcp", mcp) != 0) {
+            return -1;
+        }
+    }
+
+    return mt_mint_list_add(mcp, opt == 'M' ? "tools"
+                                 : opt == 'O' ? "resources" : "prompts",
+                            value);
+}
+
+
 int
 mt_cli_mint(int argc, char **argv)
 {
@@ -630,6 +657,9 @@ mt_cli_mint(int argc, char **argv)
         { "enc",             required_argument, NULL, 'e' },
         { "allowed",         required_argument, NULL, 'A' },
         { "scope",           required_argument, NULL, 's' },
+        { "mcp-tool",        required_argument, NULL, 'M' },
+        { "mcp-resource",    required_argument, NULL, 'O' },
+        { "mcp-prompt",      required_argument, NULL, 'Q' },
         { "ttl",             required_argument, NULL, 't' },
         { "exp",             required_argument, NULL, 'x' },
         { "aud",             required_argument, NULL, 'u' },
@@ -705,6 +735,18 @@ mt_cli_mint(int argc, char **argv)
             {
                 mt_cli_error("--%s: not valid UTF-8",
                              c == 'A' ? "allowed" : "scope");
+                goto done;
+            }
+
+            break;
+
+        case 'M':
+        case 'O':
+        case 'Q':
+            if (mt_mint_mcp_add(conf.req, c, optarg) != 0) {
+                mt_cli_error("--%s: not valid UTF-8",
+                             c == 'M' ? "mcp-tool" : c == 'O' ? "mcp-resource"
+                                                              : "mcp-prompt");
                 goto done;
             }
 

@@ -477,6 +477,59 @@ void mt_token_clear(mt_token_t *t);
 
 
 
+/* ---- MCP scopes (mt_mcp.c, docs/mcp.md) ------------------------- */
+
+#define MT_MCP_MAX_BODY         (1024 * 1024)
+#define MT_MCP_MAX_DEPTH        32
+#define MT_MCP_MAX_BATCH        64
+#define MT_MCP_MAX_ID_LEN       128
+
+/* JSON-RPC error codes of the refusals */
+#define MT_MCP_PARSE_ERROR      -32700
+#define MT_MCP_INVALID_REQUEST  -32600
+#define MT_MCP_INVALID_PARAMS   -32602
+#define MT_MCP_FORBIDDEN        -32003
+
+typedef enum {
+    MT_MCP_TOOL = 0,
+    MT_MCP_RESOURCE,
+    MT_MCP_PROMPT
+} mt_mcp_kind_t;
+
+typedef struct {
+    int          code;              /* JSON-RPC error code */
+    const char  *message;           /* static text, no request bytes */
+    char         id[MT_MCP_MAX_ID_LEN + 1];    /* JSON text, "null" */
+    size_t       id_len;
+} mt_mcp_verdict_t;
+
+/*
+ * The "mcp" claim, {"tools": [...], "resources": [...], "prompts":
+ * [...]} of patterns (Python re, full match, case-sensitive), into
+ * rules (full mode) whose methods are "tool", "resource", "prompt".
+ * *out is NULL without the claim; MT_ERR_INVALID_CLAIMS when it is
+ * malformed, has another member or a pattern that does not compile.
+ */
+mt_err_t mt_mcp_claim(const json_t *claims, mt_rules_t **out);
+
+/* a configured entry, "tool regex", "resource regex" or "prompt regex" */
+mt_err_t mt_mcp_rules_add(mt_rules_t *rules, const char *entry,
+    size_t len, char *errbuf, size_t errlen);
+
+/*
+ * A Streamable HTTP POST body (one JSON-RPC message or a batch) against
+ * the rules (any of n may allow; NULL entries are skipped).  MT_OK when
+ * every message is allowed; MT_ERR_MALFORMED, MT_ERR_TOO_LARGE or
+ * MT_ERR_SCOPE_DENIED with v set for the error response; MT_ERR_NOMEM.
+ */
+mt_err_t mt_mcp_check(const mt_rules_t *const *rules, size_t n,
+    const char *body, size_t len, mt_mcp_verdict_t *v);
+
+/* {"jsonrpc":"2.0","id":...,"error":{...}}; 0 when size is too small */
+size_t mt_mcp_error_body(const mt_mcp_verdict_t *v, char *buf,
+    size_t size);
+
+
 /* ---- grants (mt_grant.c) ----------------------------------------- */
 
 /*

@@ -189,7 +189,7 @@ mt_mint_claims(const json_t *req, const mt_mint_policy_t *policy,
     char *errbuf, size_t errlen)
 {
     size_t           i;
-    json_t          *claims, *token, *allowed, *scopes, *v, *aud;
+    json_t          *claims, *token, *allowed, *scopes, *v, *aud, *mcp;
     int64_t          exp, ttl;
     mt_err_t         rc;
     mt_rules_t      *rules;
@@ -291,6 +291,21 @@ mt_mint_claims(const json_t *req, const mt_mint_policy_t *policy,
         }
     }
 
+    /* MCP entries (docs/mcp.md): patterns that compile, nothing else */
+    mcp = json_object_get(req, "mcp");
+
+    if (mcp != NULL) {
+        rc = mt_mcp_claim(req, &rules);
+        if (rc != MT_OK) {
+            MT_MINT_ERROR("mcp must be an object of \"tools\", "
+                          "\"resources\" and \"prompts\": lists of "
+                          "patterns that compile");
+            return rc == MT_ERR_NOMEM ? rc : MT_ERR_INVALID_CLAIMS;
+        }
+
+        mt_rules_free(rules);
+    }
+
     /* lifetime: "exp" (absolute) or "ttl" (seconds), capped */
     ttl = policy->default_ttl;
 
@@ -353,6 +368,10 @@ mt_mint_claims(const json_t *req, const mt_mint_policy_t *policy,
 
     if (scopes != NULL) {
         json_object_set(claims, "scopes", scopes);
+    }
+
+    if (mcp != NULL) {
+        json_object_set(claims, "mcp", mcp);
     }
 
     rc = mt_mint_string_claim(claims, req, "sub", 256, errbuf, errlen);
@@ -561,6 +580,10 @@ mt_mint_refresh_claims(const json_t *claims, int64_t now, int64_t ttl,
         json_object_set(grant, "aud", v);
     }
 
+    if ((v = json_object_get(claims, "mcp")) != NULL) {
+        json_object_set(grant, "mcp", v);
+    }
+
     if ((v = json_object_get(claims, "sub")) != NULL) {
         json_object_set(r, "sub", v);
     }
@@ -687,6 +710,20 @@ mt_mint_from_refresh(const json_t *refresh, const json_t *req,
 
     if ((v = json_object_get(grant, "aud")) != NULL) {
         json_object_set(claims, "aud", v);
+    }
+
+    /* MCP entries are kept as they are: a request may only repeat them */
+    want = json_object_get(req, "mcp");
+    v = json_object_get(grant, "mcp");
+
+    if (want != NULL && (v == NULL || !json_equal(want, v))) {
+        MT_MINT_ERROR("mcp may not change the refresh token's mcp");
+        json_decref(claims);
+        return MT_ERR_SCOPE_DENIED;
+    }
+
+    if (v != NULL) {
+        json_object_set(claims, "mcp", v);
     }
 
     if ((v = json_object_get(refresh, "sub")) != NULL) {

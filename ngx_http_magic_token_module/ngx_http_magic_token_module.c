@@ -244,6 +244,20 @@ static ngx_command_t  ngx_http_magic_token_commands[] = {
       0,
       NULL },
 
+    { ngx_string("magic_token_mcp"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_magic_token_mcp_conf,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("magic_token_mcp_scope"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_magic_token_mcp_scope,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -311,6 +325,11 @@ ngx_http_magic_token_handler(ngx_http_request_t *r)
     rc = ngx_http_magic_token_check(r, mlcf, ctx);
 
     if (rc == NGX_OK) {
+        rc = ngx_http_magic_token_mcp(r, mlcf, ctx);
+        if (rc != NGX_OK) {
+            return rc;          /* NGX_DONE: reading the body, refused */
+        }
+
         ctx->error = MT_OK;
         ctx->passed = 1;
         return NGX_OK;
@@ -1021,6 +1040,8 @@ ngx_http_magic_token_create_loc_conf(ngx_conf_t *cf)
     conf->issuer = NGX_CONF_UNSET_PTR;
     conf->issuer_max_ttl = NGX_CONF_UNSET;
     conf->issuer_refresh_ttl = NGX_CONF_UNSET;
+    conf->mcp = NGX_CONF_UNSET;
+    conf->mcp_max_body = NGX_CONF_UNSET_SIZE;
 
     return conf;
 }
@@ -1157,6 +1178,10 @@ ngx_http_magic_token_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (ngx_http_magic_token_dpop_merge(cf, prev, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_magic_token_mcp_merge(cf, prev, conf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -1853,6 +1878,10 @@ ngx_http_magic_token_init(ngx_conf_t *cf)
     }
 
     ngx_http_magic_token_audience_check(cf);
+
+    if (ngx_http_magic_token_mcp_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     return ngx_http_magic_token_subrequest_init(cf);
 }

@@ -24,6 +24,7 @@ typedef struct {
     ngx_array_t                *zones;      /* of ..._zone_t * */
     ngx_array_t                *grants;     /* ..._grant.c */
     ngx_array_t                *checks;     /* ..._extcheck.c */
+    ngx_array_t                *mcp_scopes; /* ..._mcp.c */
     ngx_array_t                *proxied;    /* ..._audience.c */
 } ngx_http_magic_token_main_conf_t;
 
@@ -173,6 +174,9 @@ typedef struct {
     ngx_str_t                   challenge;
     ngx_str_t                   challenge_invalid;
     ngx_str_t                   challenge_scope;
+
+    ngx_flag_t                  mcp;        /* magic_token_mcp */
+    size_t                      mcp_max_body;
 } ngx_http_magic_token_loc_conf_t;
 
 
@@ -205,6 +209,7 @@ typedef struct {
 
     void                       *grant;      /* ..._grant.c: triggers */
     void                       *check;      /* ..._extcheck.c */
+    void                       *mcp;        /* ..._mcp.c */
 
     /* a chain's links, token holding its root; freed with the request */
     mt_chain_t                 *chain;
@@ -317,6 +322,16 @@ ngx_int_t ngx_http_magic_token_chain_check(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx,
     ngx_str_t *path);
 
+char *ngx_http_magic_token_mcp_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_magic_token_mcp_scope(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_magic_token_mcp_merge(ngx_conf_t *cf,
+    ngx_http_magic_token_loc_conf_t *prev,
+    ngx_http_magic_token_loc_conf_t *conf);
+ngx_int_t ngx_http_magic_token_mcp_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_magic_token_mcp(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
 ngx_int_t ngx_http_magic_token_audience_note(ngx_conf_t *cf,
     ngx_http_magic_token_loc_conf_t *conf);
 void ngx_http_magic_token_audience_check(ngx_conf_t *cf);
