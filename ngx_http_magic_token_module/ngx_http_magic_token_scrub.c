@@ -578,7 +578,7 @@ ngx_http_magic_token_scrub_merge_conf(ngx_conf_t *cf, void *parent,
     ngx_http_magic_token_scrub_conf_t  *prev = parent;
     ngx_http_magic_token_scrub_conf_t  *conf = child;
 
-    ngx_conf_merge_value(conf->enable, prev->enable, 1);
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
 
     return NGX_CONF_OK;
 }

@@ -94,7 +94,7 @@ open my $fh, '>', "$prefix/conf/nginx.conf" or die $!;
 print $fh standalone_head($prefix), <<"_EOC_";
     server {
         listen 127.0.0.1:$port;
-        magic_token_scrub on;      # the default; off in standalone_head
+        magic_token_scrub on;      # off by default (and in standalone_head)
 
         location / {
 $proxy
