@@ -119,13 +119,14 @@ echo "nginx:   running, master pid $(cat "$PIDFILE"), listening on 127.0.0.1:808
 heading "Mint a magic token"
 echo "   printf '%s' '$CREDENTIAL' | \\"
 echo "     python3 t/tools/mtmint.py mint --key <prefix>/conf/keys/private.pem \\"
-echo "       --allowed 'GET /user' --allowed 'GET /repos/[^/]+/[^/]+/issues' --ttl 600"
+echo "       --allowed 'GET /user' --allowed 'GET /repos/[^/]+/[^/]+/issues' \\"
+echo "       --claim 'aud=\"demo-api\"' --ttl 600"
 echo
 
 TOKEN=$(printf '%s' "$CREDENTIAL" |
         "$PYTHON" "$MTMINT" mint --key "$PREFIX/conf/keys/private.pem" \
             --allowed 'GET /user' --allowed 'GET /repos/[^/]+/[^/]+/issues' \
-            --ttl 600)
+            --claim 'aud="demo-api"' --ttl 600)
 TOKEN=$(printf '%s' "$TOKEN" | tr -d '[:space:]')
 
 echo "TOKEN=${TOKEN:0:40}...  (${#TOKEN} characters)"
