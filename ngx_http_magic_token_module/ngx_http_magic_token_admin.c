@@ -275,66 +275,6 @@ ngx_http_magic_token_admin_refuse(ngx_http_request_t *r,
 }
 
 
-/* the request body, in one buffer (it may be in a temp file) */
-static ngx_int_t
-ngx_http_magic_token_admin_read(ngx_http_request_t *r, ngx_str_t *body)
-{
-    off_t         len;
-    size_t        size;
-    ssize_t       n;
-    u_char       *p;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    ngx_str_null(body);
-
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        return NGX_OK;
-    }
-
-    len = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        len += ngx_buf_size(cl->buf);
-    }
-
-    if (len > NGX_HTTP_MAGIC_TOKEN_ADMIN_MAX_BODY) {
-        return NGX_DECLINED;
-    }
-
-    body->data = ngx_pnalloc(r->pool, (size_t) len + 1);
-    if (body->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = body->data;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (ngx_buf_in_memory(b)) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
-            continue;
-        }
-
-        if (b->in_file) {
-            size = (size_t) (b->file_last - b->file_pos);
-
-            n = ngx_read_file(b->file, p, size, b->file_pos);
-            if (n != (ssize_t) size) {
-                return NGX_ERROR;
-            }
-
-            p += size;
-        }
-    }
-
-    body->len = p - body->data;
-
-    return NGX_OK;
-}
-
-
 static void
 ngx_http_magic_token_admin_body(ngx_http_request_t *r)
 {
@@ -344,7 +284,8 @@ ngx_http_magic_token_admin_body(ngx_http_request_t *r)
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_magic_token_module);
 
-    switch (ngx_http_magic_token_admin_read(r, &body)) {
+    switch (ngx_http_magic_token_read_body(r,
+                       NGX_HTTP_MAGIC_TOKEN_ADMIN_MAX_BODY, &body)) {
 
     case NGX_OK:
         rc = ngx_http_magic_token_admin_change(r, mlcf->admin, &body);

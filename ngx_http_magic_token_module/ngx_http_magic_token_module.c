@@ -1885,3 +1885,67 @@ ngx_http_magic_token_init(ngx_conf_t *cf)
 
     return ngx_http_magic_token_subrequest_init(cf);
 }
+
+
+/*
+ * The request body, copied into one buffer (it may be in a temp file):
+ * NGX_DECLINED when it is longer than max, NGX_ERROR on a read error.
+ */
+ngx_int_t
+ngx_http_magic_token_read_body(ngx_http_request_t *r, size_t max,
+    ngx_str_t *body)
+{
+    off_t         len;
+    size_t        size;
+    ssize_t       n;
+    u_char       *p;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    ngx_str_null(body);
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    if (len > (off_t) max) {
+        return NGX_DECLINED;
+    }
+
+    body->data = ngx_pnalloc(r->pool, (size_t) len + 1);
+    if (body->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = body->data;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        if (b->in_file) {
+            size = (size_t) (b->file_last - b->file_pos);
+
+            n = ngx_read_file(b->file, p, size, b->file_pos);
+            if (n != (ssize_t) size) {
+                return NGX_ERROR;
+            }
+
+            p += size;
+        }
+    }
+
+    body->len = p - body->data;
+
+    return NGX_OK;
+}

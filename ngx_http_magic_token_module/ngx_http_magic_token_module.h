@@ -232,6 +232,8 @@ ngx_int_t ngx_http_magic_token_check(ngx_http_request_t *r,
 ngx_int_t ngx_http_magic_token_deny(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
 const char *ngx_http_magic_token_id(ngx_http_magic_token_ctx_t *ctx);
+ngx_int_t ngx_http_magic_token_read_body(ngx_http_request_t *r, size_t max,
+    ngx_str_t *body);
 ngx_int_t ngx_http_magic_token_add_variables(ngx_conf_t *cf);
 void ngx_http_magic_token_free_keyset(void *data);
 
