@@ -553,26 +553,17 @@ ngx_http_magic_token_dpop_init_zone(ngx_http_magic_token_zone_t *zone,
         return NGX_OK;
     }
 
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    dsh = ngx_slab_calloc_locked(zone->shpool,
-                                 sizeof(ngx_http_magic_token_dpop_sh_t));
-
-    if (dsh != NULL) {
-        ngx_rbtree_init(&dsh->rbtree, &dsh->sentinel,
-                        ngx_http_magic_token_dpop_insert_value);
-        ngx_queue_init(&dsh->queue);
-        zone->sh->dpop = dsh;
-    }
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
+    dsh = ngx_http_magic_token_zone_part(zone,
+                                  sizeof(ngx_http_magic_token_dpop_sh_t),
+                                  "DPoP proofs", log);
     if (dsh == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, log, 0,
-                      "magic_token_zone \"%V\": no memory for DPoP proofs",
-                      &zone->name);
         return NGX_ERROR;
     }
+
+    ngx_rbtree_init(&dsh->rbtree, &dsh->sentinel,
+                    ngx_http_magic_token_dpop_insert_value);
+    ngx_queue_init(&dsh->queue);
+    zone->sh->dpop = dsh;
 
     return NGX_OK;
 }

@@ -922,26 +922,17 @@ ngx_http_magic_token_grant_zone_init(ngx_http_magic_token_zone_t *zone,
         return NGX_OK;
     }
 
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    gsh = ngx_slab_calloc_locked(zone->shpool,
-                                 sizeof(ngx_http_magic_token_grant_sh_t));
-
-    if (gsh != NULL) {
-        ngx_rbtree_init(&gsh->rbtree, &gsh->sentinel,
-                        ngx_http_magic_token_grant_insert_value);
-        ngx_queue_init(&gsh->queue);
-        zone->sh->grants = gsh;
-    }
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
+    gsh = ngx_http_magic_token_zone_part(zone,
+                                  sizeof(ngx_http_magic_token_grant_sh_t),
+                                  "grants", log);
     if (gsh == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, log, 0,
-                      "magic_token_zone \"%V\": no memory for grants",
-                      &zone->name);
         return NGX_ERROR;
     }
+
+    ngx_rbtree_init(&gsh->rbtree, &gsh->sentinel,
+                    ngx_http_magic_token_grant_insert_value);
+    ngx_queue_init(&gsh->queue);
+    zone->sh->grants = gsh;
 
     return NGX_OK;
 }

@@ -270,6 +270,8 @@ ngx_http_magic_token_zone_t *ngx_http_magic_token_zone_ref(ngx_conf_t *cf,
 ngx_int_t ngx_http_magic_token_zone_check(ngx_conf_t *cf);
 void *ngx_http_magic_token_zone_alloc(ngx_http_magic_token_zone_t *zone,
     size_t size);
+void *ngx_http_magic_token_zone_part(ngx_http_magic_token_zone_t *zone,
+    size_t size, const char *what, ngx_log_t *log);
 
 ngx_int_t ngx_http_magic_token_status_init_zone(
     ngx_http_magic_token_zone_t *zone, ngx_http_magic_token_zone_t *old,

@@ -361,3 +361,26 @@ ngx_http_magic_token_zone_alloc(ngx_http_magic_token_zone_t *zone,
 
     return NULL;
 }
+
+
+/*
+ * A feature's zeroed part of a new zone, when the zone is initialized
+ * (in the master, before any worker runs); NULL, said at "emerg",
+ * when the zone has no room for it.
+ */
+void *
+ngx_http_magic_token_zone_part(ngx_http_magic_token_zone_t *zone,
+    size_t size, const char *what, ngx_log_t *log)
+{
+    void  *p;
+
+    p = ngx_slab_calloc(zone->shpool, size);
+
+    if (p == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "magic_token_zone \"%V\": no memory for %s",
+                      &zone->name, what);
+    }
+
+    return p;
+}
