@@ -413,6 +413,45 @@ mt_err_t mt_rules_match(const mt_rules_t *rules, const char *method,
     const char **matched, size_t *matched_len);
 
 
+/*
+ * Interned rule lists (mt_intern.c): tokens whose "allowed" entries are
+ * the same, in the same match mode, share one compiled mt_rules_t.  The
+ * table is an object its caller owns (one per nginx worker); it holds
+ * only lists some token uses, at most max of them, and never owns one:
+ * each user holds a reference (mt_rules_free drops it) and the last one
+ * takes the list out of the table.  The entries are compared in full
+ * (mode, count, every entry's bytes); the seeded hash only finds.  A
+ * list shared this way is never changed: no mt_rules_add() on it.
+ */
+typedef struct mt_rules_intern_s  mt_rules_intern_t;
+
+/* NULL when out of memory; max >= 1 */
+mt_rules_intern_t *mt_rules_intern_new(size_t max);
+
+/* lists still in use leave the table and are freed by their last user */
+void mt_rules_intern_free(mt_rules_intern_t *in);
+
+/* lists in the table */
+size_t mt_rules_intern_count(const mt_rules_intern_t *in);
+
+/*
+ * The compiled rules of entries (a JSON array of strings, or NULL for
+ * none) in mode: a reference to the table's list when it has them, else
+ * compiled and put in the table (while it holds fewer than max lists).
+ * in == NULL compiles a list of the caller's own.  Errors are those of
+ * mt_rules_add(); free *out with mt_rules_free().
+ */
+mt_err_t mt_rules_intern_get(mt_rules_intern_t *in, mt_match_mode_t mode,
+    const json_t *entries, mt_rules_t **out);
+
+/* for mt_intern.c: a reference more, the entries, the table's mark */
+mt_rules_t *mt_rules_ref(mt_rules_t *rules);
+mt_match_mode_t mt_rules_mode(const mt_rules_t *rules);
+const char *mt_rules_entry(const mt_rules_t *rules, size_t i, size_t *len);
+void mt_rules_set_intern(mt_rules_t *rules, mt_rules_intern_t *in);
+void mt_rules_intern_forget(mt_rules_intern_t *in, mt_rules_t *rules);
+
+
 /* ---- paths (mt_path.c) ------------------------------------------ */
 
 /*
@@ -468,6 +507,18 @@ mt_err_t mt_token_authorize(const mt_token_t *t,
  */
 mt_err_t mt_token_restore(mt_token_t *t, const char *token, size_t len,
     int64_t now, int64_t leeway, mt_match_mode_t mode);
+
+/*
+ * The same two, the "allowed" rules taken from (or put in) the intern
+ * table in when it is not NULL: a token whose rules are there already
+ * compiles nothing.
+ */
+mt_err_t mt_token_verify_interned(mt_token_t *t, const mt_keyset_t *ks,
+    const char *token, size_t len, int64_t now, int64_t leeway,
+    mt_match_mode_t mode, mt_rules_intern_t *in);
+mt_err_t mt_token_restore_interned(mt_token_t *t, const char *token,
+    size_t len, int64_t now, int64_t leeway, mt_match_mode_t mode,
+    mt_rules_intern_t *in);
 
 /* decrypt the "token" claim, if any, into t->credential */
 mt_err_t mt_token_decrypt(mt_token_t *t, const mt_keyset_t *ks);

@@ -47,6 +47,8 @@ struct mt_rules_s {
     size_t                  cap;
     mt_rule_t              *rules;
     pcre2_match_context    *mctx;
+    size_t                  refs;       /* users: mt_rules_free() each */
+    mt_rules_intern_t      *intern;     /* the table it is in, or NULL */
 };
 
 
@@ -61,6 +63,7 @@ mt_rules_new(mt_match_mode_t mode)
     }
 
     rules->mode = mode;
+    rules->refs = 1;
 
     rules->mctx = pcre2_match_context_create(NULL);
     if (rules->mctx == NULL) {
@@ -81,8 +84,12 @@ mt_rules_free(mt_rules_t *rules)
 {
     size_t  i;
 
-    if (rules == NULL) {
+    if (rules == NULL || --rules->refs > 0) {
         return;
+    }
+
+    if (rules->intern != NULL) {
+        mt_rules_intern_forget(rules->intern, rules);
     }
 
     for (i = 0; i < rules->n; i++) {
@@ -100,6 +107,39 @@ size_t
 mt_rules_count(const mt_rules_t *rules)
 {
     return rules->n;
+}
+
+
+mt_rules_t *
+mt_rules_ref(mt_rules_t *rules)
+{
+    rules->refs++;
+
+    return rules;
+}
+
+
+mt_match_mode_t
+mt_rules_mode(const mt_rules_t *rules)
+{
+    return rules->mode;
+}
+
+
+/* "METHOD regex" as given to mt_rules_add() */
+const char *
+mt_rules_entry(const mt_rules_t *rules, size_t i, size_t *len)
+{
+    *len = rules->rules[i].entry_len;
+
+    return rules->rules[i].entry;
+}
+
+
+void
+mt_rules_set_intern(mt_rules_t *rules, mt_rules_intern_t *in)
+{
+    rules->intern = in;
 }
 
 

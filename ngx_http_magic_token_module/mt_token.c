@@ -225,12 +225,22 @@ mt_claim_string_list(const json_t *claims, const char *name, json_t **out)
 
 
 static mt_err_t mt_token_claims(mt_token_t *t, int64_t now, int64_t leeway,
-    mt_match_mode_t mode, int attested);
+    mt_match_mode_t mode, int attested, mt_rules_intern_t *in);
 
 
 mt_err_t
 mt_token_verify(mt_token_t *t, const mt_keyset_t *ks, const char *token,
     size_t len, int64_t now, int64_t leeway, mt_match_mode_t mode)
+{
+    return mt_token_verify_interned(t, ks, token, len, now, leeway, mode,
+                                    NULL);
+}
+
+
+mt_err_t
+mt_token_verify_interned(mt_token_t *t, const mt_keyset_t *ks,
+    const char *token, size_t len, int64_t now, int64_t leeway,
+    mt_match_mode_t mode, mt_rules_intern_t *in)
 {
     mt_err_t  rc;
 
@@ -241,13 +251,21 @@ mt_token_verify(mt_token_t *t, const mt_keyset_t *ks, const char *token,
         return rc;
     }
 
-    return mt_token_claims(t, now, leeway, mode, 0);
+    return mt_token_claims(t, now, leeway, mode, 0, in);
 }
 
 
 mt_err_t
 mt_token_restore(mt_token_t *t, const char *token, size_t len, int64_t now,
     int64_t leeway, mt_match_mode_t mode)
+{
+    return mt_token_restore_interned(t, token, len, now, leeway, mode, NULL);
+}
+
+
+mt_err_t
+mt_token_restore_interned(mt_token_t *t, const char *token, size_t len,
+    int64_t now, int64_t leeway, mt_match_mode_t mode, mt_rules_intern_t *in)
 {
     mt_err_t  rc;
 
@@ -258,16 +276,15 @@ mt_token_restore(mt_token_t *t, const char *token, size_t len, int64_t now,
         return rc;
     }
 
-    return mt_token_claims(t, now, leeway, mode, 1);
+    return mt_token_claims(t, now, leeway, mode, 1, in);
 }
 
 
 /* after the signature: claims, the signing key's trust, scope claims */
 static mt_err_t
 mt_token_claims(mt_token_t *t, int64_t now, int64_t leeway,
-    mt_match_mode_t mode, int attested)
+    mt_match_mode_t mode, int attested, mt_rules_intern_t *in)
 {
-    size_t    i;
     json_t   *v, *allowed, *scopes;
     mt_err_t  rc;
 
@@ -309,22 +326,12 @@ mt_token_claims(mt_token_t *t, int64_t now, int64_t leeway,
 
     t->scopes = scopes;
 
-    t->rules = mt_rules_new(mode);
-    if (t->rules == NULL) {
-        rc = MT_ERR_NOMEM;
+    /* compiled, or shared with tokens of the same entries (mt_intern.c) */
+    rc = mt_rules_intern_get(in, mode, allowed, &t->rules);
+    if (rc != MT_OK) {
+        /* an entry that does not compile was never allowed */
+        rc = rc == MT_ERR_NOMEM ? rc : MT_ERR_INVALID_CLAIMS;
         goto failed;
-    }
-
-    if (allowed != NULL) {
-        json_array_foreach(allowed, i, v) {
-            rc = mt_rules_add(t->rules, json_string_value(v),
-                              json_string_length(v), NULL, 0);
-            if (rc != MT_OK) {
-                /* an entry that does not compile was never allowed */
-                rc = rc == MT_ERR_NOMEM ? rc : MT_ERR_INVALID_CLAIMS;
-                goto failed;
-            }
-        }
     }
 
     return MT_OK;
