@@ -28,6 +28,7 @@ static void ngx_http_magic_token_intern_cleanup(void *data);
 mt_rules_intern_t *
 ngx_http_magic_token_intern(ngx_http_request_t *r)
 {
+    mt_rules_intern_t                 *in;
     ngx_pool_cleanup_t                *cln;
     ngx_http_magic_token_main_conf_t  *mmcf;
 
@@ -39,19 +40,20 @@ ngx_http_magic_token_intern(ngx_http_request_t *r)
 
     /* first use in this worker */
 
-    cln = ngx_pool_cleanup_add(ngx_cycle->pool, 0);
-    if (cln == NULL) {
-        return NULL;
-    }
-
-    mmcf->intern = mt_rules_intern_new(NGX_HTTP_MAGIC_TOKEN_INTERN_MAX);
-
-    if (mmcf->intern == NULL) {
+    in = mt_rules_intern_new(NGX_HTTP_MAGIC_TOKEN_INTERN_MAX);
+    if (in == NULL) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "magic_token: cannot create the rules table");
         return NULL;
     }
 
+    cln = ngx_pool_cleanup_add(ngx_cycle->pool, 0);
+    if (cln == NULL) {
+        mt_rules_intern_free(in);
+        return NULL;
+    }
+
+    mmcf->intern = in;
     cln->handler = ngx_http_magic_token_intern_cleanup;
     cln->data = mmcf;
 
