@@ -8,6 +8,14 @@
  *       N distinct RS256 tokens (OAEP credential to the same key,
  *       "allowed": ["GET /.*"], exp in one day) on stdout, one a line.
  *
+ *   mt_bench mint5 KEY.pem N
+ *       the same with five "allowed" entries and a sub (1.1 kB tokens),
+ *       the same five in every token.
+ *
+ *   mt_bench mint5u KEY.pem N
+ *       the same, but the fourth entry names the token's number: every
+ *       token has rules of its own (nothing to share, the worst case).
+ *
  *   mt_bench core SECONDS TOKENFILE KEY...
  *       what nginx does on the cold path, in a loop: mt_token_verify,
  *       mt_token_authorize, mt_token_decrypt, mt_token_clear.  KEY is a
@@ -155,12 +163,15 @@ load_keys(char **argv, int n)
 }
 
 
-/* wide: 5 "allowed" entries and a sub (a 1.2 kB token), else one */
+/*
+ * wide: 5 "allowed" entries and a sub (a 1.2 kB token), else one; 2: the
+ * fourth entry differs in every token
+ */
 static int
 cmd_mint(const char *keyfile, long n, int wide)
 {
     long            i;
-    char            err[256], *out, jti[32];
+    char            err[256], *out, jti[32], own[64];
     size_t          out_len;
     json_t         *claims;
     mt_keyset_t    *ks;
@@ -183,6 +194,8 @@ cmd_mint(const char *keyfile, long n, int wide)
 
     for (i = 0; i < n; i++) {
         snprintf(jti, sizeof(jti), "bench-%ld", i);
+        snprintf(own, sizeof(own), "PUT /v1/items/%s[a-z0-9-]+",
+                 wide == 2 ? jti : "");
 
         if (wide) {
             claims = json_pack("{s:I, s:I, s:[s,s,s,s,s], s:s, s:s}",
@@ -190,7 +203,7 @@ cmd_mint(const char *keyfile, long n, int wide)
                                "exp", (json_int_t) time(NULL) + 86400,
                                "allowed", "GET /v1/users/[0-9]+",
                                "POST /v1/items", "GET /v1/items/.*",
-                               "PUT /v1/items/[a-z0-9-]+", "GET /.*",
+                               own, "GET /.*",
                                "jti", jti, "sub", "service-account-0042");
         } else {
             claims = json_pack("{s:I, s:I, s:[s], s:s}",
@@ -598,6 +611,10 @@ main(int argc, char **argv)
         return cmd_mint(argv[2], atol(argv[3]), 1);
     }
 
+    if (argc == 4 && strcmp(argv[1], "mint5u") == 0) {
+        return cmd_mint(argv[2], atol(argv[3]), 2);
+    }
+
     if (argc >= 5 && strcmp(argv[1], "core") == 0) {
         return cmd_core(atof(argv[2]), argv[3], argv + 4, argc - 4);
     }
@@ -615,7 +632,7 @@ main(int argc, char **argv)
     }
 
     fprintf(stderr,
-            "usage: mt_bench mint|mint5 KEY N\n"
+            "usage: mt_bench mint|mint5|mint5u KEY N\n"
             "       mt_bench scrub SECONDS\n"
             "       mt_bench dpop SECONDS\n"
             "       mt_bench core SECONDS TOKENFILE KEY|secret:FILE...\n"
