@@ -22,6 +22,14 @@
  *       PEM/JWK file, or secret:FILE for an HMAC secret (trusted to sign
  *       credentials).
  *
+ *   mt_bench restore SECONDS TOKENFILE
+ *       what a shared-cache hit (magic_token_cache zone=) costs the core:
+ *       mt_token_restore of the token's bytes, then mt_token_clear;
+ *       "restore" compiles its "allowed" entries every time,
+ *       "restore-interned" takes them from an intern table (mt_intern.c)
+ *       where a token like it (a cache entry) holds them.  TOKENFILE
+ *       holds one token.
+ *
  *   mt_bench raw SECONDS KEY.pem TOKENFILE
  *       the bare OpenSSL operations of an RS256 token with an OAEP
  *       credential: EVP_DigestVerify (RSASSA-PKCS1-v1_5, SHA-256) of its
@@ -278,6 +286,63 @@ cmd_core(double secs, const char *tokfile, char **keys, int nkeys)
     report("core", ops, t);
 
     mt_keyset_free(ks);
+    free(tok);
+
+    return 0;
+}
+
+
+static int
+cmd_restore(double secs, const char *tokfile)
+{
+    int                 interned;
+    long                ops;
+    char               *tok;
+    size_t              len;
+    double              t0, t;
+    mt_err_t            rc;
+    mt_token_t          held, t_;
+    mt_rules_intern_t  *in;
+
+    tok = read_file(tokfile, &len);
+
+    for (interned = 0; interned < 2; interned++) {
+        in = interned ? mt_rules_intern_new(1024) : NULL;
+
+        /* a cache entry of a token like it: its rules stay interned */
+        rc = mt_token_restore_interned(&held, tok, len, time(NULL), 0,
+                                       MT_MATCH_FULL, in);
+        if (rc != MT_OK) {
+            fprintf(stderr, "%s: %s\n", tokfile, mt_strerror(rc));
+            return 1;
+        }
+
+        ops = 0;
+        t0 = now_s();
+
+        do {
+            for (int i = 0; i < 50; i++) {
+                rc = mt_token_restore_interned(&t_, tok, len, time(NULL), 0,
+                                               MT_MATCH_FULL, in);
+                if (rc != MT_OK) {
+                    fprintf(stderr, "%s: %s\n", tokfile, mt_strerror(rc));
+                    return 1;
+                }
+
+                mt_token_clear(&t_);
+                ops++;
+            }
+
+            t = now_s() - t0;
+
+        } while (t < secs);
+
+        report(interned ? "restore-interned" : "restore", ops, t);
+
+        mt_token_clear(&held);
+        mt_rules_intern_free(in);
+    }
+
     free(tok);
 
     return 0;
@@ -619,6 +684,10 @@ main(int argc, char **argv)
         return cmd_core(atof(argv[2]), argv[3], argv + 4, argc - 4);
     }
 
+    if (argc == 4 && strcmp(argv[1], "restore") == 0) {
+        return cmd_restore(atof(argv[2]), argv[3]);
+    }
+
     if (argc == 5 && strcmp(argv[1], "raw") == 0) {
         return cmd_raw(atof(argv[2]), argv[3], argv[4]);
     }
@@ -636,6 +705,7 @@ main(int argc, char **argv)
             "       mt_bench scrub SECONDS\n"
             "       mt_bench dpop SECONDS\n"
             "       mt_bench core SECONDS TOKENFILE KEY|secret:FILE...\n"
+            "       mt_bench restore SECONDS TOKENFILE\n"
             "       mt_bench raw SECONDS KEY TOKENFILE\n");
 
     return 2;
