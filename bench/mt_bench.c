@@ -24,11 +24,13 @@
  *
  *   mt_bench restore SECONDS TOKENFILE
  *       what a shared-cache hit (magic_token_cache zone=) costs the core:
- *       mt_token_restore of the token's bytes, then mt_token_clear;
- *       "restore" compiles its "allowed" entries every time,
- *       "restore-interned" takes them from an intern table (mt_intern.c)
- *       where a token like it (a cache entry) holds them.  TOKENFILE
- *       holds one token.
+ *       the claims of the token's bytes and its rules, then
+ *       mt_token_clear; "restore" is mt_token_restore (all the claims,
+ *       "allowed" compiled every time), "restore-interned"
+ *       mt_token_restore_interned (the claims without the credential's
+ *       ciphertext, the rules from an intern table, mt_intern.c, where a
+ *       token like it, a cache entry, holds them).  TOKENFILE holds one
+ *       token.
  *
  *   mt_bench raw SECONDS KEY.pem TOKENFILE
  *       the bare OpenSSL operations of an RS256 token with an OAEP
@@ -322,8 +324,11 @@ cmd_restore(double secs, const char *tokfile)
 
         do {
             for (int i = 0; i < 50; i++) {
-                rc = mt_token_restore_interned(&t_, tok, len, time(NULL), 0,
-                                               MT_MATCH_FULL, in);
+                rc = interned
+                     ? mt_token_restore_interned(&t_, tok, len, time(NULL),
+                                                 0, MT_MATCH_FULL, in)
+                     : mt_token_restore(&t_, tok, len, time(NULL), 0,
+                                        MT_MATCH_FULL);
                 if (rc != MT_OK) {
                     fprintf(stderr, "%s: %s\n", tokfile, mt_strerror(rc));
                     return 1;

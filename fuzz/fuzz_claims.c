@@ -17,7 +17,9 @@
  *      through one small intern table (mt_intern.c, 4 lists; the last
  *      token of each mode kept, so that lists are shared across inputs)
  *      give the same answers, and the same authorisations, as the plain
- *      forms.
+ *      forms, the claims of the interned restore being verify's without
+ *      "token"; mt_json_cut_string_member() of a payload that parses
+ *      leaves every other member as it was.
  *
  * Properties: the token verifies only if the payload parses as an
  * object and passes mt_claims_check(); a failure leaves nothing behind;
@@ -161,6 +163,26 @@ fx_interned(const char *tok, size_t tlen, const mt_token_t *t, mt_err_t rc,
                                     (mt_match_mode_t) mode, intern);
     FX_CHECK(irc == MT_OK, "interned restore %s", mt_strerror(irc));
 
+    /*
+     * the claims of the verified token, less the credential's ciphertext
+     * when it is a string the text let cut (not written with escapes)
+     */
+    {
+        json_t  *lean;
+
+        lean = json_copy(t->jws.claims);
+        FX_CHECK(lean != NULL, "json_copy");
+
+        if (json_is_string(json_object_get(lean, "token"))) {
+            (void) json_object_del(lean, "token");
+        }
+
+        FX_CHECK(irc != MT_OK || json_equal(v.jws.claims, lean)
+                 || json_equal(v.jws.claims, t->jws.claims),
+                 "interned restore: other claims");
+        json_decref(lean);
+    }
+
     if (mt_rules_intern_count(intern) < 4) {
         FX_CHECK(v.rules == held[mode].rules, "the same entries not shared");
     }
@@ -186,6 +208,25 @@ fx_check_json(const uint8_t *data, size_t size, mt_err_t *parse_rc,
 
     *claims_rc = MT_ERR_INTERNAL;
 
+    /* any text: the cut reads within it, and keeps it or cuts a member */
+    {
+        char    *copy;
+        size_t   n;
+
+        copy = malloc(size ? size : 1);
+        FX_CHECK(copy != NULL, "malloc");
+        memcpy(copy, data, size);
+        n = size;
+
+        if (mt_json_cut_string_member(copy, &n, "token", 5) != 0) {
+            FX_CHECK(n == size, "a refused cut changed the length");
+        } else {
+            FX_CHECK(n < size, "a cut that cut nothing");
+        }
+
+        free(copy);
+    }
+
     *parse_rc = mt_json_parse_object(&claims, (const char *) data, size,
                                      MT_MAX_CLAIMS);
     if (*parse_rc != MT_OK) {
@@ -197,6 +238,37 @@ fx_check_json(const uint8_t *data, size_t size, mt_err_t *parse_rc,
     }
 
     FX_CHECK(json_is_object(claims), "parsed claims not an object");
+
+    /* the member cut of mt_token_restore_interned: the rest unchanged */
+    {
+        char    *cut;
+        size_t   cut_len;
+        json_t  *lean, *want;
+
+        cut = malloc(size ? size : 1);
+        FX_CHECK(cut != NULL, "malloc");
+        memcpy(cut, data, size);
+        cut_len = size;
+
+        if (mt_json_cut_string_member(cut, &cut_len, "token", 5) == 0) {
+            FX_CHECK(cut_len < size, "a cut that cut nothing");
+            FX_CHECK(json_is_string(json_object_get(claims, "token")),
+                     "cut a member that is not a string \"token\"");
+            FX_CHECK(mt_json_parse_object(&lean, cut, cut_len, MT_MAX_CLAIMS)
+                     == MT_OK, "the cut text does not parse");
+            want = json_copy(claims);
+            (void) json_object_del(want, "token");
+            FX_CHECK(json_equal(lean, want), "the cut changed other members");
+            json_decref(want);
+            json_decref(lean);
+
+        } else {
+            FX_CHECK(cut_len == size && memcmp(cut, data, size) == 0,
+                     "a refused cut changed the text");
+        }
+
+        free(cut);
+    }
     FX_CHECK(json_object_size(claims) <= MT_MAX_CLAIMS, "too many members");
 
     *claims_rc = mt_claims_check(claims, FX_NOW, 60);

@@ -113,6 +113,18 @@ mt_err_t mt_json_parse_object(json_t **out, const char *buf, size_t len,
 mt_err_t mt_json_claim_string(const json_t *value, char **out,
     size_t *out_len);
 
+/*
+ * Cut the top-level member name, whose value is a string, out of the
+ * text of a JSON object, in place (*len shrinks): for text that parsed
+ * before as an object without duplicate members (attested bytes), to
+ * parse it again without a member nobody reads.  -1 when the text is not
+ * as simple as that (no such member, the name written with escapes,
+ * another type of value, the name twice, anything unexpected): buf is
+ * left as it was, to be parsed whole.
+ */
+int mt_json_cut_string_member(char *buf, size_t *len, const char *name,
+    size_t name_len);
+
 
 /* ---- keys (mt_keys.c) -------------------------------------------- */
 
@@ -268,6 +280,14 @@ void mt_jws_clear(mt_jws_t *jws);
  */
 mt_err_t mt_jws_claims_attested(mt_jws_t *jws, const char *token,
     size_t len);
+
+/*
+ * The same without the claim cut (a string claim nobody will read, e.g.
+ * the credential's ciphertext: half of a token's JSON to parse), when
+ * the text lets mt_json_cut_string_member() cut it; with it otherwise.
+ */
+mt_err_t mt_jws_claims_attested_cut(mt_jws_t *jws, const char *token,
+    size_t len, const char *cut);
 
 /* low level: signature check of signing input with one key */
 mt_err_t mt_jws_verify_signature(const mt_key_t *key, mt_alg_t alg,
@@ -511,7 +531,10 @@ mt_err_t mt_token_restore(mt_token_t *t, const char *token, size_t len,
 /*
  * The same two, the "allowed" rules taken from (or put in) the intern
  * table in when it is not NULL: a token whose rules are there already
- * compiles nothing.
+ * compiles nothing.  mt_token_restore_interned() is for a cache hit whose
+ * credential comes from the cache: its claims are without "token" (the
+ * credential's ciphertext, about half of the JSON to parse; see
+ * mt_jws_claims_attested_cut), and the credential is never decrypted.
  */
 mt_err_t mt_token_verify_interned(mt_token_t *t, const mt_keyset_t *ks,
     const char *token, size_t len, int64_t now, int64_t leeway,

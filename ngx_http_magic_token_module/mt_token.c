@@ -259,7 +259,16 @@ mt_err_t
 mt_token_restore(mt_token_t *t, const char *token, size_t len, int64_t now,
     int64_t leeway, mt_match_mode_t mode)
 {
-    return mt_token_restore_interned(t, token, len, now, leeway, mode, NULL);
+    mt_err_t  rc;
+
+    memset(t, 0, sizeof(mt_token_t));
+
+    rc = mt_jws_claims_attested(&t->jws, token, len);
+    if (rc != MT_OK) {
+        return rc;
+    }
+
+    return mt_token_claims(t, now, leeway, mode, 1, NULL);
 }
 
 
@@ -271,7 +280,8 @@ mt_token_restore_interned(mt_token_t *t, const char *token, size_t len,
 
     memset(t, 0, sizeof(mt_token_t));
 
-    rc = mt_jws_claims_attested(&t->jws, token, len);
+    /* the credential comes from the cache: its ciphertext is not parsed */
+    rc = mt_jws_claims_attested_cut(&t->jws, token, len, "token");
     if (rc != MT_OK) {
         return rc;
     }

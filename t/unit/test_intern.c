@@ -7,7 +7,9 @@
  * entries (or another mode, order, count) do not, and each token allows
  * exactly what its own entries allow; references, the bound, the table
  * freed while lists are still in use; mt_token_verify_interned and
- * mt_token_restore_interned against their plain forms.
+ * mt_token_restore_interned against their plain forms; the cut of the
+ * credential's ciphertext out of the claims' text for a shared-cache hit
+ * (mt_json_cut_string_member).
  */
 
 #include "mt_core.h"
@@ -75,6 +77,66 @@ static json_t *
 entries_of(const char *json)
 {
     return json_loads(json, 0, NULL);
+}
+
+
+/* the text after cutting "token", or "-" when the cut is refused */
+static const char *
+cut(const char *text)
+{
+    size_t       len;
+    static char  buf[256];
+
+    len = strlen(text);
+    memcpy(buf, text, len + 1);
+
+    if (mt_json_cut_string_member(buf, &len, "token", 5) != 0) {
+        return strcmp(buf, text) == 0 && len == strlen(text) ? "-" : "?";
+    }
+
+    buf[len] = '\0';
+
+    return buf;
+}
+
+
+static void
+test_cut(void)
+{
+    static const struct {
+        const char  *in;
+        const char  *out;
+    } cases[] = {
+        { "{\"token\":\"x\",\"a\":1}", "{\"a\":1}" },
+        { "{\"a\":1,\"token\":\"x\"}", "{\"a\":1}" },
+        { "{\"a\":1,\"token\":\"x\",\"b\":[1,{\"c\":\"}\"}]}",
+          "{\"a\":1,\"b\":[1,{\"c\":\"}\"}]}" },
+        { "{\"token\":\"x\"}", "{}" },
+        { " { \"token\" : \"x\\\"y\" , \"a\" : \"token\" } ",
+          " {  \"a\" : \"token\" } " },
+        { "{\"a\":{\"token\":\"x\"}}", "-" },
+        { "{\"tok\\u0065n\":\"x\"}", "-" },
+        { "{\"token\":5}", "-" },
+        { "{\"token\":null}", "-" },
+        { "{\"token\":\"x\",\"token\":\"y\"}", "-" },
+        { "{\"tokens\":\"x\"}", "-" },
+        { "{\"token\":\"x\"", "-" },
+        { "{\"token\":\"x\"}}", "-" },
+        { "[\"token\",\"x\"]", "-" },
+        { "{\"token\":\"x\" \"a\":1}", "-" },
+        { "", "-" },
+    };
+
+    size_t       i;
+    const char  *got;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        got = cut(cases[i].in);
+
+        if (!ok(strcmp(got, cases[i].out) == 0, "cut of %s", cases[i].in)) {
+            diag("got %s, want %s", got, cases[i].out);
+        }
+    }
 }
 
 
@@ -231,6 +293,45 @@ main(void)
     mt_rules_free(r1);
     mt_rules_free(r2);
     json_decref(j);
+
+    /* restore for a hit: the claims without the credential's ciphertext */
+
+    {
+        char        *tok, *payload;
+        json_t      *cl;
+        mt_token_t   full, lean;
+
+        cl = json_pack("{sIsss[s]ss}", "exp", (json_int_t) NOW + 3600,
+                       "token", "Y2lwaGVydGV4dA==", "allowed", "GET /a",
+                       "sub", "someone");
+        payload = json_dumps(cl, JSON_COMPACT);
+        tok = make_jws(mt_keyset_get(ks, 0), MT_ALG_HS256,
+                       "{\"alg\":\"HS256\"}", payload);
+        free(payload);
+        ok(tok != NULL, "a token with a credential claim");
+
+        is_int(mt_token_restore(&full, tok, strlen(tok), NOW, 0,
+                                MT_MATCH_FULL), MT_OK, "plain restore");
+        is_int(mt_token_restore_interned(&lean, tok, strlen(tok), NOW, 0,
+                                         MT_MATCH_FULL, NULL), MT_OK,
+               "interned restore, no table");
+        ok(json_object_get(full.jws.claims, "token") != NULL,
+           "... the plain one keeps \"token\"");
+        ok(json_object_get(lean.jws.claims, "token") == NULL,
+           "... the interned one has no \"token\"");
+        (void) json_object_del(full.jws.claims, "token");
+        ok(json_equal(full.jws.claims, lean.jws.claims),
+           "... and every other claim the same");
+        ok(allows(&lean, "GET", "/a") && !allows(&lean, "GET", "/b"),
+           "... its rules those of its entries");
+
+        mt_token_clear(&full);
+        mt_token_clear(&lean);
+        json_decref(cl);
+        free(tok);
+    }
+
+    test_cut();
 
     /* the table goes first: lists in use are freed by their last user */
 
