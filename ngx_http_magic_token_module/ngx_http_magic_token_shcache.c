@@ -12,12 +12,12 @@
  * end and the token's bytes as additional data).  The key lives in the
  * processes' memory only, never in the zone.  A worker that finds the
  * token there skips the signature check and the credential's decryption
- * (the public-key operations), parses the claims again and takes the
- * "allowed" rules from the worker's table of compiled lists
- * (mt_token_restore_interned, ..._intern.c: rules cannot live in shared
- * memory; a set not seen yet is compiled), and its own cache keeps the
- * result.  Every per-request check
- * still runs: exp/nbf, audience, magic_token_require, scopes, path.
+ * (the public-key operations), parses the claims again (all but the
+ * credential's ciphertext), takes the "allowed" rules from the worker's
+ * table of compiled lists (mt_token_restore_interned, ..._intern.c:
+ * rules cannot live in shared memory; a set not seen yet is compiled),
+ * and its own cache keeps the result.  Every per-request check still
+ * runs: exp/nbf, audience, magic_token_require, scopes, path.
  *
  * Settings identity: SHA-256 over the key set's material
  * (mt_keyset_digest), the scope match mode and the leeway, computed at
