@@ -4,7 +4,10 @@
 #   (s1) the cold path with 1 and with 2 workers ("listen ... reuseport",
 #        magic_token_cache off, one token): requests/s and the workers'
 #        CPU µs per request (user + system of every worker over the run);
-#        equal CPU per request is linear scaling.
+#        equal CPU per request is linear scaling.  Twice: proxied to the
+#        upstream nginx (/c/, as run.sh's (c)), and answered by the nginx
+#        under test itself (/g/, empty_gif after the access phase), so
+#        that wrk is the only other process on the CPUs.
 #   (s2) 10,000 distinct tokens, BENCH_SH_PASSES times each (round robin,
 #        16 connections), through a fresh nginx with 2 workers: the
 #        per-worker cache (magic_token_cache size=20000) against the shared
@@ -139,6 +142,10 @@ http {
             magic_token on;
             proxy_pass http://backend;
         }
+        location /g/ {
+            magic_token on;
+            empty_gif;
+        }
         location /w/ {
             magic_token on;
             magic_token_cache size=20000;
@@ -219,14 +226,17 @@ wrk_work() {
 # ---- (s1) the cold path, 1 and 2 workers -----------------------------------
 
 log "(s1) cold path, 1 and 2 workers, reuseport: $ROUNDS rounds, ${DUR}s each"
-declare -A S1_RPS S1_CPU
+declare -A S1_RPS S1_CPU S1_RATIO
 for round in $(seq "$ROUNDS"); do
-    for n in 1 2; do
-        start_mt "$n"
-        read -r _ rps wcpu < <(wrk_run /c/x "$DUR")
-        S1_RPS[$n]+=" $rps"; S1_CPU[$n]+=" $wcpu"
+    for l in c g; do
+        for n in 1 2; do
+            start_mt "$n"
+            read -r _ rps wcpu < <(wrk_run "/$l/x" "$DUR")
+            S1_RPS[$l$n]+=" $rps"; S1_CPU[$l$n]+=" $wcpu"
+        done
+        S1_RATIO[$l]+=" $(ratio "${S1_RPS[${l}2]##* }" "${S1_RPS[${l}1]##* }")"
+        log "round $round /$l/: 1 worker ${S1_RPS[${l}1]##* } rps, 2 workers ${S1_RPS[${l}2]##* } rps"
     done
-    log "round $round: 1 worker ${S1_RPS[1]##* } rps, 2 workers ${S1_RPS[2]##* } rps"
 done
 
 # ---- (s2) 10,000 tokens, per-worker against shared ------------------------
@@ -280,16 +290,21 @@ stop_nginx "$W/mt/logs/nginx.pid"
     echo
     echo "### (s1) The cold path with 1 and 2 workers"
     echo
-    echo "magic_token_cache off, one RS256 token with an RSA-OAEP credential; $ROUNDS rounds of ${DUR}s, medians."
+    echo "magic_token_cache off, one RS256 token with an RSA-OAEP credential; $ROUNDS rounds of ${DUR}s"
+    echo "(1 worker, 2 workers, interleaved), medians; the ratio is the median of the per-round ratios."
     echo "\"worker CPU\": user + system time of all the workers per request; equal values mean linear scaling."
+    echo "/c/ proxies to the upstream nginx (3 processes share the CPUs); /g/ answers with empty_gif"
+    echo "after the access phase (wrk is the only other process)."
     echo
-    echo "| workers | requests/s | worker CPU µs/req |"
-    echo "|---:|---:|---:|"
-    for n in 1 2; do
-        echo "| $n | $(median <<< "${S1_RPS[$n]}") | $(median <<< "${S1_CPU[$n]}") |"
+    echo "| location | workers | requests/s | worker CPU µs/req | 2 workers / 1 worker |"
+    echo "|---|---:|---:|---:|---:|"
+    for l in c g; do
+        for n in 1 2; do
+            r=""
+            [ "$n" = 2 ] && r="**$(median <<< "${S1_RATIO[$l]}")x** (per round:${S1_RATIO[$l]})"
+            echo "| /$l/ | $n | $(median <<< "${S1_RPS[$l$n]}") | $(median <<< "${S1_CPU[$l$n]}") | $r |"
+        done
     done
-    echo
-    echo "2 workers / 1 worker: $(ratio "$(median <<< "${S1_RPS[2]}")" "$(median <<< "${S1_RPS[1]}")")x requests/s."
     echo
     echo "### (s2) $NTOK distinct tokens, 2 workers: per-worker cache against the shared one"
     echo

@@ -788,9 +788,12 @@ ngx_http_magic_token_find(ngx_http_request_t *r,
      * case-insensitive, or a bare <jwt>
      */
     if (token->len >= ngx_http_magic_token_bearer.len
-        && ngx_strncasecmp(p, ngx_http_magic_token_bearer.data,
-                           ngx_http_magic_token_bearer.len) == 0)
+        && (ngx_strncmp(p, ngx_http_magic_token_bearer.data,
+                        ngx_http_magic_token_bearer.len) == 0
+            || ngx_strncasecmp(p, ngx_http_magic_token_bearer.data,
+                               ngx_http_magic_token_bearer.len) == 0))
     {
+        /* "Bearer " as written most of the time: compared first */
         p += ngx_http_magic_token_bearer.len;
 
     } else if (token->len >= ngx_http_magic_token_github.len
