@@ -16,6 +16,9 @@
 #        $magic_token_cache_status MISS in the access log) per token: up to
 #        2 per-worker (each worker verifies each token it sees), 1 with the
 #        zone.  BENCH_SH_ROUNDS interleaved rounds, medians.
+#   (s2b) the same with size=1000 for both (each worker keeps 1,000 of
+#        the 10,000 tokens; the zone keeps them all): the per-worker cache
+#        verifies a token again at every pass, the shared one once.
 #   (s3) the zone's memory: the RSS of its mapping in a worker after
 #        (s2), and with 10,000 tokens through a 4 MB zone (evictions).
 #
@@ -158,6 +161,18 @@ http {
             access_log $W/mt/logs/z.log st buffer=256k;
             proxy_pass http://backend;
         }
+        location /w1/ {
+            magic_token on;
+            magic_token_cache size=1000;
+            access_log $W/mt/logs/w1.log st buffer=256k;
+            proxy_pass http://backend;
+        }
+        location /z1/ {
+            magic_token on;
+            magic_token_cache zone=tokens size=1000;
+            access_log $W/mt/logs/z1.log st buffer=256k;
+            proxy_pass http://backend;
+        }
         location /s/ {
             magic_token on;
             magic_token_cache zone=small size=1;
@@ -241,31 +256,38 @@ done
 
 # ---- (s2) 10,000 tokens, per-worker against shared ------------------------
 
-log "(s2) $NTOK tokens x $PASSES, 2 workers, per-worker vs shared cache: $ROUNDS rounds"
-declare -A S2_RPS S2_COLD S2_REQ S2_SHARED
-S2_RATIO=""
-for round in $(seq "$ROUNDS"); do
-    declare -A R=()
-    for k in w z; do
-        start_mt 2
-        read -r req rps < <(wrk_work "/$k/x")
-        [ "$k" = z ] && ZONE_RSS=$(for p in $(workers); do
-            awk '/^[0-9a-f]+-[0-9a-f]+ .*zero/ { z = 1; next }
-                 /^[0-9a-f]+-[0-9a-f]+ / { z = 0 }
-                 z && /^Size:/ { s = $2 }
-                 z && /^Rss:/ && s == 32768 { print $2; exit }' "/proc/$p/smaps"
-            done | sort -g | tail -1)
-        stop_nginx "$W/mt/logs/nginx.pid"
-        miss=$(grep -c '^MISS$' "$W/mt/logs/$k.log" || true)
-        shared=$(grep -c '^SHARED$' "$W/mt/logs/$k.log" || true)
-        distinct=$(( req < NTOK ? req : NTOK ))
-        R[$k]=$rps
-        S2_RPS[$k]+=" $rps"; S2_REQ[$k]+=" $req"; S2_SHARED[$k]+=" $shared"
-        S2_COLD[$k]+=" $(awk -v m="$miss" -v d="$distinct" 'BEGIN { printf "%.2f", m / d }')"
+# s2 name per-worker-location shared-location: ROUNDS interleaved rounds
+declare -A S2_RPS S2_COLD S2_REQ S2_SHARED S2_RATIO
+s2() {
+    local name=$1 w=$2 z=$3 round k req rps miss shared distinct
+    for round in $(seq "$ROUNDS"); do
+        declare -A R=()
+        for k in "$w" "$z"; do
+            start_mt 2
+            read -r req rps < <(wrk_work "/$k/x")
+            [ "$k" = z ] && ZONE_RSS=$(for p in $(workers); do
+                awk '/^[0-9a-f]+-[0-9a-f]+ .*zero/ { z = 1; next }
+                     /^[0-9a-f]+-[0-9a-f]+ / { z = 0 }
+                     z && /^Size:/ { s = $2 }
+                     z && /^Rss:/ && s == 32768 { print $2; exit }' "/proc/$p/smaps"
+                done | sort -g | tail -1)
+            stop_nginx "$W/mt/logs/nginx.pid"
+            miss=$(grep -c '^MISS$' "$W/mt/logs/$k.log" || true)
+            shared=$(grep -c '^SHARED$' "$W/mt/logs/$k.log" || true)
+            distinct=$(( req < NTOK ? req : NTOK ))
+            R[$k]=$rps
+            S2_RPS[$k]+=" $rps"; S2_REQ[$k]+=" $req"; S2_SHARED[$k]+=" $shared"
+            S2_COLD[$k]+=" $(awk -v m="$miss" -v d="$distinct" 'BEGIN { printf "%.2f", m / d }')"
+        done
+        S2_RATIO[$name]+=" $(ratio "${R[$z]}" "${R[$w]}")"
+        log "round $round: per-worker ${R[$w]} rps (cold/token ${S2_COLD[$w]##* }), shared ${R[$z]} rps (cold/token ${S2_COLD[$z]##* })"
     done
-    S2_RATIO+=" $(ratio "${R[z]}" "${R[w]}")"
-    log "round $round: per-worker ${R[w]} rps (cold/token ${S2_COLD[w]##* }), shared ${R[z]} rps (cold/token ${S2_COLD[z]##* })"
-done
+}
+
+log "(s2) $NTOK tokens x $PASSES, 2 workers, per-worker vs shared cache, size=20000: $ROUNDS rounds"
+s2 s2 w z
+log "(s2b) the same, size=1000"
+s2 s2b w1 z1
 
 # ---- (s3) a small zone -------------------------------------------------------
 
@@ -315,10 +337,21 @@ stop_nginx "$W/mt/logs/nginx.pid"
     echo
     echo "| cache | requests/s | requests | cold operations per token | SHARED hits |"
     echo "|---|---:|---:|---:|---:|"
-    echo "| per-worker (size=20000) | $(median <<< "${S2_RPS[w]}") | $(median <<< "${S2_REQ[w]}") | $(median <<< "${S2_COLD[w]}") | — |"
-    echo "| shared (zone=tokens size=20000) | $(median <<< "${S2_RPS[z]}") | $(median <<< "${S2_REQ[z]}") | $(median <<< "${S2_COLD[z]}") | $(median <<< "${S2_SHARED[z]}") |"
+    for k in w z; do
+        echo "| $( [ $k = w ] && echo "per-worker (size=20000)" || echo "shared (zone=tokens size=20000)") | $(median <<< "${S2_RPS[$k]}") | $(median <<< "${S2_REQ[$k]}") | $(median <<< "${S2_COLD[$k]}") | $( [ $k = w ] && echo — || median <<< "${S2_SHARED[$k]}") |"
+    done
     echo
-    echo "Shared / per-worker requests/s: **$(median <<< "$S2_RATIO")x** (per round:$S2_RATIO)."
+    echo "Shared / per-worker requests/s: **$(median <<< "${S2_RATIO[s2]}")x** (per round:${S2_RATIO[s2]})."
+    echo
+    echo "#### (s2b) The same with size=1000: each worker keeps 1000 of the $NTOK tokens, the zone all of them"
+    echo
+    echo "| cache | requests/s | requests | cold operations per token | SHARED hits |"
+    echo "|---|---:|---:|---:|---:|"
+    for k in w1 z1; do
+        echo "| $( [ $k = w1 ] && echo "per-worker (size=1000)" || echo "shared (zone=tokens size=1000)") | $(median <<< "${S2_RPS[$k]}") | $(median <<< "${S2_REQ[$k]}") | $(median <<< "${S2_COLD[$k]}") | $( [ $k = w1 ] && echo — || median <<< "${S2_SHARED[$k]}") |"
+    done
+    echo
+    echo "Shared / per-worker requests/s: **$(median <<< "${S2_RATIO[s2b]}")x** (per round:${S2_RATIO[s2b]})."
     echo
     echo "### (s3) The zone's memory"
     echo
