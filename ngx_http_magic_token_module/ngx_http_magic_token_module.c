@@ -607,6 +607,7 @@ ngx_http_magic_token_check(ngx_http_request_t *r,
 
     if (!mlcf->scope_required
         && ctx->token.scopes == NULL
+        && mt_rules_count(ctx->token.rules) == 0   /* no lookup by name */
         && json_object_get(ctx->token.jws.claims, "allowed") == NULL)
     {
         /* a token without scope claims, where scopes are optional */
