@@ -454,6 +454,12 @@ mt_err_t mt_rules_match_with(const mt_rules_t *rules, mt_matcher_t *m,
  */
 size_t mt_rules_jit(mt_rules_t *rules);
 
+/*
+ * The same, counted in *count: + the rules compiled now, - all of the
+ * list's when its last user frees it (a shared list is counted once).
+ */
+size_t mt_rules_jit_counted(mt_rules_t *rules, size_t *count);
+
 
 /*
  * Interned rule lists (mt_intern.c): tokens whose "allowed" entries are

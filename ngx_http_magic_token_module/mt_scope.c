@@ -50,6 +50,8 @@ struct mt_rules_s {
     pcre2_match_context    *mctx;
     size_t                  refs;       /* users: mt_rules_free() each */
     mt_rules_intern_t      *intern;     /* the table it is in, or NULL */
+    size_t                  jit_n;      /* rules JIT-compiled, counted */
+    size_t                 *jit_count;  /* ... in this, or NULL */
 };
 
 
@@ -91,6 +93,10 @@ mt_rules_free(mt_rules_t *rules)
 
     if (rules->intern != NULL) {
         mt_rules_intern_forget(rules->intern, rules);
+    }
+
+    if (rules->jit_count != NULL) {
+        *rules->jit_count -= rules->jit_n;
     }
 
     for (i = 0; i < rules->n; i++) {
@@ -424,6 +430,32 @@ mt_rules_jit(mt_rules_t *rules)
             n++;
         }
     }
+
+    return n;
+}
+
+
+/*
+ * mt_rules_jit(), counted in *count: the rules compiled now are added,
+ * and all the list's are taken off when the list is freed, by its last
+ * user, whichever that is (lists are shared, mt_intern.c), so that *count
+ * is always the JIT-compiled rules of the lists alive.  A list counts in
+ * the count of its first call only.
+ */
+size_t
+mt_rules_jit_counted(mt_rules_t *rules, size_t *count)
+{
+    size_t  n;
+
+    if (rules->jit_count != NULL && rules->jit_count != count) {
+        return 0;
+    }
+
+    n = mt_rules_jit(rules);
+
+    rules->jit_n += n;
+    rules->jit_count = count;
+    *count += n;
 
     return n;
 }

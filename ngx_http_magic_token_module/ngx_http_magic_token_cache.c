@@ -77,7 +77,6 @@ struct ngx_http_magic_token_cache_entry_s {
     ngx_uint_t              refs;
     unsigned                linked:1;
     unsigned                hits:4;     /* up to ..._JIT_HITS */
-    unsigned                jit_rules:16;
 
     mt_token_t              token;
 };
@@ -120,8 +119,8 @@ static void ngx_http_magic_token_cache_jit(ngx_log_t *log,
 static void ngx_http_magic_token_cache_claims_cleanup(void *data);
 
 
-/* the JIT-compiled rules of this worker's entries, all caches */
-static ngx_uint_t  ngx_http_magic_token_cache_jit_rules;
+/* the JIT-compiled rules of the lists of this worker's entries */
+static size_t  ngx_http_magic_token_cache_jit_rules;
 static void ngx_http_magic_token_cache_cleanup(void *data);
 
 
@@ -628,10 +627,9 @@ ngx_http_magic_token_cache_jit(ngx_log_t *log,
         return;
     }
 
-    n = mt_rules_jit(e->token.rules);
-
-    e->jit_rules = n;
-    ngx_http_magic_token_cache_jit_rules += n;
+    /* counted until the list's last user (entries share lists) frees it */
+    n = mt_rules_jit_counted(e->token.rules,
+                             &ngx_http_magic_token_cache_jit_rules);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
                    "magic_token cache jit: %uz rules", n);
@@ -859,8 +857,6 @@ ngx_http_magic_token_cache_unlink(ngx_http_magic_token_cache_state_t *st,
 static void
 ngx_http_magic_token_cache_free_entry(ngx_http_magic_token_cache_entry_t *e)
 {
-    ngx_http_magic_token_cache_jit_rules -= e->jit_rules;
-
     /* frees claims and rules, wipes the credential */
     mt_token_clear(&e->token);
     /* the token's bytes too: a bearer token */

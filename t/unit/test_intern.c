@@ -331,6 +331,38 @@ main(void)
         free(tok);
     }
 
+    /* JIT of a shared list: counted once, until its last user frees it */
+
+    {
+        size_t              count, n;
+        mt_token_t          j1, j2;
+        mt_rules_intern_t  *in2;
+
+        count = 0;
+        in2 = mt_rules_intern_new(4);
+
+        is_int(verify(&j1, b, MT_MATCH_PREFIX, in2), MT_OK, "b, prefix");
+        is_int(verify(&j2, b, MT_MATCH_PREFIX, in2), MT_OK, "b again");
+        ok(j1.rules == j2.rules, "... one list");
+
+        n = mt_rules_jit_counted(j1.rules, &count);
+        is_int(count, n, "JIT by the first user: counted");
+        is_int(mt_rules_jit_counted(j2.rules, &count), 0,
+               "by the second: nothing more compiled");
+        is_int(count, n, "... nor counted");
+        ok(allows(&j2, "GET", "/B/7") && !allows(&j2, "GET", "/a/7"),
+           "... and it matches as before");
+        mt_token_clear(&j1);
+        is_int(count, n, "the first user gone: still counted");
+        mt_token_clear(&j2);
+        is_int(count, 0, "the last user gone: no more");
+        mt_rules_intern_free(in2);
+
+        if (n == 0) {
+            diag("no JIT in this PCRE2: the counts were all 0");
+        }
+    }
+
     test_cut();
 
     /* the table goes first: lists in use are freed by their last user */
