@@ -88,8 +88,6 @@ $c{on_root} = att($c{root}, 'h1', '--allowed', 'GET /a/r');
 $c{aud} = att(root('--jti', 'root-3', '--aud', 'ci', '--aud', 'deploy'), 'h1',
               '--aud', 'deploy');
 $c{nc} = att($c{root}, 'h1', '--allowed', 'GET /nc/.*');
-$c{mid} = att(att($c{root}, 'h1', '--exp', time + 2,
-                  '--next-key', "$prefix/h2/public.pem"), 'h2');
 {
     # the last link's signature, a character in its middle
     my $t = $c{new};
@@ -290,6 +288,9 @@ is_deeply([@r[0, 1, 2]], [401, 'invalid_audience', 'HIT'],
 
 # ---- a middle link that expires between requests ----
 
+# minted now: its 2 s start here
+$c{mid} = att(att($c{root}, 'h1', '--exp', time + 2,
+                  '--next-key', "$prefix/h2/public.pem"), 'h2');
 @r = req('GET', '/a/x', $c{mid});
 is($r[0], 200, 'a chain whose middle link expires in 2 s');
 @r = req('GET', '/a/x', $c{mid});
