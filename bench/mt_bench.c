@@ -454,6 +454,9 @@ dpop_sign(mt_keyset_t *ks, mt_alg_t alg, const char *token, const char *htu,
     unsigned char    sig[1024];
     const mt_key_t  *key;
 
+    /* jti: unique for the key across calls (the replay store's key) */
+    static long      jti;
+
     key = mt_keyset_get(ks, 0);
     mt_key_public_jwk(key, &jwk);
     mt_dpop_ath(ath, token, strlen(token));
@@ -469,9 +472,9 @@ dpop_sign(mt_keyset_t *ks, mt_alg_t alg, const char *token, const char *htu,
                 mt_alg_name(alg), h);
         w = in + mt_base64url_encode(in, (unsigned char *) c, strlen(c));
         *w++ = '.';
-        sprintf(c, "{\"jti\":\"bench-%d\",\"htm\":\"GET\","
+        sprintf(c, "{\"jti\":\"bench-%ld\",\"htm\":\"GET\","
                 "\"htu\":\"%s\",\"iat\":%lld,\"ath\":\"%s\"}",
-                i, htu, (long long) time(NULL), ath);
+                jti++, htu, (long long) time(NULL), ath);
         w += mt_base64url_encode(w, (unsigned char *) c, strlen(c));
         free(c);
 

@@ -64,6 +64,7 @@ struct ngx_http_magic_token_cache_entry_s {
     uint64_t                hash;
     size_t                  len;
     u_char                 *data;      /* the token: len bytes after this */
+    size_t                  own;       /* a chain's element: its bytes */
     const mt_keyset_t      *keys;
     ngx_uint_t              scope_match;
     time_t                  leeway;
@@ -133,7 +134,10 @@ static ngx_http_magic_token_cache_entry_t *
     size_t len, ngx_http_magic_token_cache_entry_t *parent, mt_link_t *link);
 static ngx_http_magic_token_cache_entry_t *ngx_http_magic_token_cache_insert(
     ngx_http_request_t *r, ngx_http_magic_token_cache_t *cache,
-    ngx_http_magic_token_ctx_t *ctx, size_t len, time_t now);
+    ngx_http_magic_token_ctx_t *ctx, size_t len,
+    ngx_http_magic_token_cache_entry_t *parent, time_t now);
+static ngx_uint_t ngx_http_magic_token_cache_equal(
+    ngx_http_magic_token_cache_entry_t *e, ngx_str_t *raw);
 
 
 /* magic_token_cache off | [zone=name] [size=N] [ttl=time] */
@@ -479,6 +483,7 @@ ngx_http_magic_token_cache_keep(ngx_http_request_t *r,
 
     e->hash = hash;
     e->len = ctx->raw.len;
+    e->own = ctx->raw.len;
     e->data = (u_char *) (e + 1);
     ngx_memcpy(e->data, ctx->raw.data, ctx->raw.len);
     e->keys = ctx->keys;
@@ -802,7 +807,7 @@ ngx_http_magic_token_cache_find(ngx_http_magic_token_cache_state_t *st,
             && e->keys == ctx->keys
             && e->scope_match == ctx->scope_match
             && e->leeway == ctx->leeway
-            && ngx_memcmp(e->data, raw->data, e->len) == 0)
+            && ngx_http_magic_token_cache_equal(e, raw))
         {
             return pe;
         }
@@ -813,6 +818,30 @@ ngx_http_magic_token_cache_find(ngx_http_magic_token_cache_state_t *st,
     }
 
     return NULL;
+}
+
+
+/*
+ * Every byte: an entry holds its own (a token's, or a chain element's
+ * with the '~' before it), the entries before it the rest.
+ */
+static ngx_uint_t
+ngx_http_magic_token_cache_equal(ngx_http_magic_token_cache_entry_t *e,
+    ngx_str_t *raw)
+{
+    size_t  end;
+
+    for (end = raw->len; e != NULL; e = e->parent) {
+        if (e->own > end
+            || ngx_memcmp(e->data, raw->data + end - e->own, e->own) != 0)
+        {
+            return 0;
+        }
+
+        end -= e->own;
+    }
+
+    return end == 0;
 }
 
 
@@ -859,7 +888,7 @@ ngx_http_magic_token_cache_free_entry(ngx_http_magic_token_cache_entry_t *e)
     mt_token_clear(&e->token);
     /* the token's bytes too: a bearer token */
     ngx_explicit_memzero(e, sizeof(ngx_http_magic_token_cache_entry_t)
-                            + e->len);
+                            + e->own);
     ngx_free(e);
 
     /* the prefix lives as long as its longest cached chain */
@@ -1210,7 +1239,7 @@ ngx_http_magic_token_cache_element(ngx_http_request_t *r,
         }
     }
 
-    e = ngx_http_magic_token_cache_insert(r, cache, ctx, len, now);
+    e = ngx_http_magic_token_cache_insert(r, cache, ctx, len, parent, now);
     if (e == NULL) {
         ngx_free(l);
         return NULL;
@@ -1234,12 +1263,16 @@ ngx_http_magic_token_cache_element(ngx_http_request_t *r,
 }
 
 
-/* a new, empty entry for the first len bytes of ctx->raw, linked */
+/*
+ * A new, empty entry for the first len bytes of ctx->raw, linked; it
+ * holds the bytes after parent's only.
+ */
 static ngx_http_magic_token_cache_entry_t *
 ngx_http_magic_token_cache_insert(ngx_http_request_t *r,
     ngx_http_magic_token_cache_t *cache, ngx_http_magic_token_ctx_t *ctx,
-    size_t len, time_t now)
+    size_t len, ngx_http_magic_token_cache_entry_t *parent, time_t now)
 {
+    size_t                                own;
     uint64_t                              hash;
     ngx_str_t                             s;
     ngx_uint_t                            i, chain;
@@ -1284,7 +1317,9 @@ ngx_http_magic_token_cache_insert(ngx_http_request_t *r,
         ngx_http_magic_token_cache_unlink(st, e);
     }
 
-    e = ngx_alloc(sizeof(ngx_http_magic_token_cache_entry_t) + len,
+    own = len - (parent != NULL ? parent->len : 0);
+
+    e = ngx_alloc(sizeof(ngx_http_magic_token_cache_entry_t) + own,
                   r->connection->log);
     if (e == NULL) {
         return NULL;
@@ -1294,8 +1329,9 @@ ngx_http_magic_token_cache_insert(ngx_http_request_t *r,
 
     e->hash = hash;
     e->len = len;
+    e->own = own;
     e->data = (u_char *) (e + 1);
-    ngx_memcpy(e->data, s.data, len);
+    ngx_memcpy(e->data, s.data + len - own, own);
     e->keys = ctx->keys;
     e->scope_match = ctx->scope_match;
     e->leeway = ctx->leeway;

@@ -88,6 +88,8 @@ $c{on_root} = att($c{root}, 'h1', '--allowed', 'GET /a/r');
 $c{aud} = att(root('--jti', 'root-3', '--aud', 'ci', '--aud', 'deploy'), 'h1',
               '--aud', 'deploy');
 $c{nc} = att($c{root}, 'h1', '--allowed', 'GET /nc/.*');
+# bound to h2's key by its last link (cnf.jkt): a proof on every request
+$c{bound} = att($c{root}, 'h1', '--dpop-key', "$prefix/h2/public.pem");
 {
     # the last link's signature, a character in its middle
     my $t = $c{new};
@@ -167,13 +169,25 @@ sub stop_nginx {
     kill 'KILL', $pid if kill 0, $pid;
 }
 
-# (status, X-Err, X-Cache, body)
+sub proof {
+    my ($path) = @_;
+    return run($python, "$root/t/tools/dpop_proof.py", 'proof',
+               "$prefix/h2/private.pem", '--htu', "http://localhost$path",
+               '--token', $c{bound});
+}
+
+# (status, X-Err, X-Cache, body); a DPoP proof after the body
 sub req {
-    my ($method, $path, $token, $body) = @_;
+    my ($method, $path, $token, $body, $proof) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
                                   Timeout => 5) or return (0, "$!", '', '');
     my $r = "$method $path HTTP/1.0\r\nHost: localhost\r\n";
-    $r .= "Authorization: Bearer $token\r\n" if defined $token;
+    if (defined $proof) {
+        $r .= "Authorization: DPoP $token\r\n";
+        $r .= "DPoP: $proof\r\n" if length $proof;
+    } elsif (defined $token) {
+        $r .= "Authorization: Bearer $token\r\n";
+    }
     $r .= "Content-Length: " . length($body) . "\r\n" if defined $body;
     print $s "$r\r\n" . ($body // '');
     local $/;
@@ -302,6 +316,22 @@ for (1 .. 40) {
 }
 is_deeply([@r[0, 1]], [401, 'expired'],
           'refused once the middle link has expired');
+
+# ---- a chain bound to a key: a hit still needs a fresh proof ----
+
+{
+    my @p = map { proof('/a/x') } 1 .. 2;
+    @r = req('GET', '/a/x', $c{bound}, undef, $p[0]);
+    is_deeply([@r[0, 2]], [200, 'MISS'], 'a bound chain with its proof');
+    @r = req('GET', '/a/x', $c{bound}, undef, $p[1]);
+    is_deeply([@r[0, 2]], [200, 'HIT'], 'again, a new proof: a hit');
+    @r = req('GET', '/a/x', $c{bound}, undef, $p[1]);
+    is_deeply([@r[0, 1, 2]], [401, 'dpop_replay', 'HIT'],
+              'a hit with a proof seen before is refused');
+    @r = req('GET', '/a/x', $c{bound}, undef, '');
+    is_deeply([@r[0, 1, 2]], [401, 'dpop_required', 'HIT'],
+              'a hit without a proof is refused');
+}
 
 # ---- without the cache: as before ----
 
