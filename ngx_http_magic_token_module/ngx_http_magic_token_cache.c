@@ -1019,11 +1019,10 @@ ngx_http_magic_token_cache_split(ngx_str_t *raw, size_t *ends)
     n = 0;
     last = raw->data + raw->len;
 
-    for (p = raw->data; p < last; p++) {
-        if (*p != MT_CHAIN_SEP) {
-            continue;
-        }
-
+    for (p = raw->data;
+         (p = memchr(p, MT_CHAIN_SEP, (size_t) (last - p))) != NULL;
+         p++)
+    {
         if (n == MT_CHAIN_MAX_LINKS) {
             return 0;
         }

@@ -67,6 +67,7 @@ ngx_http_magic_token_chain_verify(ngx_http_request_t *r,
                                   (int64_t) ngx_time(),
                                   (int64_t) mlcf->leeway,
                                   (mt_match_mode_t) mlcf->scope_match);
+
     } else {
         rc = mt_chain_verify(chain, mlcf->keys, (char *) token->data,
                              token->len, (int64_t) ngx_time(),
