@@ -62,7 +62,7 @@ close $cf;
 sub root {
     return run($cli, 'mint', '--key', "$prefix/conf/k/private.pem",
                '--credential-file', "$prefix/cred",
-               '--allowed', 'GET /(a|aud|aud2|nc)/.*', '--allowed', 'POST /a/.*',
+               '--allowed', 'GET /(a|aud|aud2|nc|tiny|z)/.*', '--allowed', 'POST /a/.*',
                '--holder-key', "$prefix/h1/public.pem", @_);
 }
 
@@ -83,6 +83,8 @@ $c{l1} = att($c{root}, 'h1', '--method', 'GET',
 $c{l2} = att($c{l1}, 'h2', '--next-key', "$prefix/h3/public.pem");
 $c{c3} = att($c{l2}, 'h3', '--allowed', 'GET /a/issues/\d+');
 $c{new} = att($c{l2}, 'h3', '--allowed', 'GET /a/x');
+$c{any} = att($c{l2}, 'h3');
+$c{any2} = att($c{l2}, 'h3', '--jti', 'another');
 $c{new_past} = att($c{l2}, 'h3', '--exp', time - 100);
 $c{on_root} = att($c{root}, 'h1', '--allowed', 'GET /a/r');
 $c{aud} = att(root('--jti', 'root-3', '--aud', 'ci', '--aud', 'deploy'), 'h1',
@@ -133,6 +135,18 @@ $head
         location /aud2/ {
             magic_token on;
             magic_token_audience ci;
+            proxy_pass http://127.0.0.1:@{[$port + 1]};
+        }
+        # two entries: every chain evicts the elements others refer to
+        location /tiny/ {
+            magic_token on;
+            magic_token_cache size=2;
+            proxy_pass http://127.0.0.1:@{[$port + 1]};
+        }
+        # the shared level: chains stay in the worker's part
+        location /z/ {
+            magic_token on;
+            magic_token_cache zone=mt size=100;
             proxy_pass http://127.0.0.1:@{[$port + 1]};
         }
         location /nc/ {
@@ -332,6 +346,24 @@ is_deeply([@r[0, 1]], [401, 'expired'],
     is_deeply([@r[0, 1, 2]], [401, 'dpop_required', 'HIT'],
               'a hit without a proof is refused');
 }
+
+# ---- a cache smaller than a chain; the shared level ----
+
+for my $k (qw(any any2 any any2 on_root)) {
+    @r = req('GET', '/tiny/x', $c{$k});
+    is($r[0], $k eq 'on_root' ? 403 : 200,
+       "size=2: $k (elements evicted while longer chains hold them)");
+}
+@r = req('GET', '/tiny/x', $c{any2});
+is_deeply([@r[0, 2]], [200, 'HIT'], 'size=2: the last chain stored is a hit');
+
+@r = req('GET', '/z/x', $c{any});
+is_deeply([@r[0, 2]], [200, 'MISS'], 'zone=: a chain is a miss first');
+@r = req('GET', '/z/x', $c{any});
+is_deeply([@r[0, 2]], [200, 'HIT'], 'then a hit of the worker\'s part');
+@r = req('GET', '/z/x', $c{root});
+is_deeply([@r[0, 1]], [401, 'invalid_claims'],
+          'zone=: the root alone still refused');
 
 # ---- without the cache: as before ----
 
