@@ -4,7 +4,10 @@
 #   (s1) the cold path with 1 and with 2 workers ("listen ... reuseport",
 #        magic_token_cache off, one token): requests/s and the workers'
 #        CPU µs per request (user + system of every worker over the run);
-#        equal CPU per request is linear scaling.
+#        equal CPU per request is linear scaling.  Twice: proxied to the
+#        upstream nginx (/c/, as run.sh's (c)), and answered by the nginx
+#        under test itself (/g/, empty_gif after the access phase), so
+#        that wrk is the only other process on the CPUs.
 #   (s2) 10,000 distinct tokens, BENCH_SH_PASSES times each (round robin,
 #        16 connections), through a fresh nginx with 2 workers: the
 #        per-worker cache (magic_token_cache size=20000) against the shared
@@ -13,6 +16,9 @@
 #        $magic_token_cache_status MISS in the access log) per token: up to
 #        2 per-worker (each worker verifies each token it sees), 1 with the
 #        zone.  BENCH_SH_ROUNDS interleaved rounds, medians.
+#   (s2b) the same with size=1000 for both (each worker keeps 1,000 of
+#        the 10,000 tokens; the zone keeps them all): the per-worker cache
+#        verifies a token again at every pass, the shared one once.
 #   (s3) the zone's memory: the RSS of its mapping in a worker after
 #        (s2), and with 10,000 tokens through a 4 MB zone (evictions).
 #
@@ -139,6 +145,10 @@ http {
             magic_token on;
             proxy_pass http://backend;
         }
+        location /g/ {
+            magic_token on;
+            empty_gif;
+        }
         location /w/ {
             magic_token on;
             magic_token_cache size=20000;
@@ -149,6 +159,18 @@ http {
             magic_token on;
             magic_token_cache zone=tokens size=20000;
             access_log $W/mt/logs/z.log st buffer=256k;
+            proxy_pass http://backend;
+        }
+        location /w1/ {
+            magic_token on;
+            magic_token_cache size=1000;
+            access_log $W/mt/logs/w1.log st buffer=256k;
+            proxy_pass http://backend;
+        }
+        location /z1/ {
+            magic_token on;
+            magic_token_cache zone=tokens size=1000;
+            access_log $W/mt/logs/z1.log st buffer=256k;
             proxy_pass http://backend;
         }
         location /s/ {
@@ -219,43 +241,53 @@ wrk_work() {
 # ---- (s1) the cold path, 1 and 2 workers -----------------------------------
 
 log "(s1) cold path, 1 and 2 workers, reuseport: $ROUNDS rounds, ${DUR}s each"
-declare -A S1_RPS S1_CPU
+declare -A S1_RPS S1_CPU S1_RATIO
 for round in $(seq "$ROUNDS"); do
-    for n in 1 2; do
-        start_mt "$n"
-        read -r _ rps wcpu < <(wrk_run /c/x "$DUR")
-        S1_RPS[$n]+=" $rps"; S1_CPU[$n]+=" $wcpu"
+    for l in c g; do
+        for n in 1 2; do
+            start_mt "$n"
+            read -r _ rps wcpu < <(wrk_run "/$l/x" "$DUR")
+            S1_RPS[$l$n]+=" $rps"; S1_CPU[$l$n]+=" $wcpu"
+        done
+        S1_RATIO[$l]+=" $(ratio "${S1_RPS[${l}2]##* }" "${S1_RPS[${l}1]##* }")"
+        log "round $round /$l/: 1 worker ${S1_RPS[${l}1]##* } rps, 2 workers ${S1_RPS[${l}2]##* } rps"
     done
-    log "round $round: 1 worker ${S1_RPS[1]##* } rps, 2 workers ${S1_RPS[2]##* } rps"
 done
 
 # ---- (s2) 10,000 tokens, per-worker against shared ------------------------
 
-log "(s2) $NTOK tokens x $PASSES, 2 workers, per-worker vs shared cache: $ROUNDS rounds"
-declare -A S2_RPS S2_COLD S2_REQ S2_SHARED
-S2_RATIO=""
-for round in $(seq "$ROUNDS"); do
-    declare -A R=()
-    for k in w z; do
-        start_mt 2
-        read -r req rps < <(wrk_work "/$k/x")
-        [ "$k" = z ] && ZONE_RSS=$(for p in $(workers); do
-            awk '/^[0-9a-f]+-[0-9a-f]+ .*zero/ { z = 1; next }
-                 /^[0-9a-f]+-[0-9a-f]+ / { z = 0 }
-                 z && /^Size:/ { s = $2 }
-                 z && /^Rss:/ && s == 32768 { print $2; exit }' "/proc/$p/smaps"
-            done | sort -g | tail -1)
-        stop_nginx "$W/mt/logs/nginx.pid"
-        miss=$(grep -c '^MISS$' "$W/mt/logs/$k.log" || true)
-        shared=$(grep -c '^SHARED$' "$W/mt/logs/$k.log" || true)
-        distinct=$(( req < NTOK ? req : NTOK ))
-        R[$k]=$rps
-        S2_RPS[$k]+=" $rps"; S2_REQ[$k]+=" $req"; S2_SHARED[$k]+=" $shared"
-        S2_COLD[$k]+=" $(awk -v m="$miss" -v d="$distinct" 'BEGIN { printf "%.2f", m / d }')"
+# s2 name per-worker-location shared-location: ROUNDS interleaved rounds
+declare -A S2_RPS S2_COLD S2_REQ S2_SHARED S2_RATIO
+s2() {
+    local name=$1 w=$2 z=$3 round k req rps miss shared distinct
+    for round in $(seq "$ROUNDS"); do
+        declare -A R=()
+        for k in "$w" "$z"; do
+            start_mt 2
+            read -r req rps < <(wrk_work "/$k/x")
+            [ "$k" = z ] && ZONE_RSS=$(for p in $(workers); do
+                awk '/^[0-9a-f]+-[0-9a-f]+ .*zero/ { z = 1; next }
+                     /^[0-9a-f]+-[0-9a-f]+ / { z = 0 }
+                     z && /^Size:/ { s = $2 }
+                     z && /^Rss:/ && s == 32768 { print $2; exit }' "/proc/$p/smaps"
+                done | sort -g | tail -1)
+            stop_nginx "$W/mt/logs/nginx.pid"
+            miss=$(grep -c '^MISS$' "$W/mt/logs/$k.log" || true)
+            shared=$(grep -c '^SHARED$' "$W/mt/logs/$k.log" || true)
+            distinct=$(( req < NTOK ? req : NTOK ))
+            R[$k]=$rps
+            S2_RPS[$k]+=" $rps"; S2_REQ[$k]+=" $req"; S2_SHARED[$k]+=" $shared"
+            S2_COLD[$k]+=" $(awk -v m="$miss" -v d="$distinct" 'BEGIN { printf "%.2f", m / d }')"
+        done
+        S2_RATIO[$name]+=" $(ratio "${R[$z]}" "${R[$w]}")"
+        log "round $round: per-worker ${R[$w]} rps (cold/token ${S2_COLD[$w]##* }), shared ${R[$z]} rps (cold/token ${S2_COLD[$z]##* })"
     done
-    S2_RATIO+=" $(ratio "${R[z]}" "${R[w]}")"
-    log "round $round: per-worker ${R[w]} rps (cold/token ${S2_COLD[w]##* }), shared ${R[z]} rps (cold/token ${S2_COLD[z]##* })"
-done
+}
+
+log "(s2) $NTOK tokens x $PASSES, 2 workers, per-worker vs shared cache, size=20000: $ROUNDS rounds"
+s2 s2 w z
+log "(s2b) the same, size=1000"
+s2 s2b w1 z1
 
 # ---- (s3) a small zone -------------------------------------------------------
 
@@ -280,16 +312,21 @@ stop_nginx "$W/mt/logs/nginx.pid"
     echo
     echo "### (s1) The cold path with 1 and 2 workers"
     echo
-    echo "magic_token_cache off, one RS256 token with an RSA-OAEP credential; $ROUNDS rounds of ${DUR}s, medians."
+    echo "magic_token_cache off, one RS256 token with an RSA-OAEP credential; $ROUNDS rounds of ${DUR}s"
+    echo "(1 worker, 2 workers, interleaved), medians; the ratio is the median of the per-round ratios."
     echo "\"worker CPU\": user + system time of all the workers per request; equal values mean linear scaling."
+    echo "/c/ proxies to the upstream nginx (3 processes share the CPUs); /g/ answers with empty_gif"
+    echo "after the access phase (wrk is the only other process)."
     echo
-    echo "| workers | requests/s | worker CPU µs/req |"
-    echo "|---:|---:|---:|"
-    for n in 1 2; do
-        echo "| $n | $(median <<< "${S1_RPS[$n]}") | $(median <<< "${S1_CPU[$n]}") |"
+    echo "| location | workers | requests/s | worker CPU µs/req | 2 workers / 1 worker |"
+    echo "|---|---:|---:|---:|---:|"
+    for l in c g; do
+        for n in 1 2; do
+            r=""
+            [ "$n" = 2 ] && r="**$(median <<< "${S1_RATIO[$l]}")x** (per round:${S1_RATIO[$l]})"
+            echo "| /$l/ | $n | $(median <<< "${S1_RPS[$l$n]}") | $(median <<< "${S1_CPU[$l$n]}") | $r |"
+        done
     done
-    echo
-    echo "2 workers / 1 worker: $(ratio "$(median <<< "${S1_RPS[2]}")" "$(median <<< "${S1_RPS[1]}")")x requests/s."
     echo
     echo "### (s2) $NTOK distinct tokens, 2 workers: per-worker cache against the shared one"
     echo
@@ -300,10 +337,21 @@ stop_nginx "$W/mt/logs/nginx.pid"
     echo
     echo "| cache | requests/s | requests | cold operations per token | SHARED hits |"
     echo "|---|---:|---:|---:|---:|"
-    echo "| per-worker (size=20000) | $(median <<< "${S2_RPS[w]}") | $(median <<< "${S2_REQ[w]}") | $(median <<< "${S2_COLD[w]}") | — |"
-    echo "| shared (zone=tokens size=20000) | $(median <<< "${S2_RPS[z]}") | $(median <<< "${S2_REQ[z]}") | $(median <<< "${S2_COLD[z]}") | $(median <<< "${S2_SHARED[z]}") |"
+    for k in w z; do
+        echo "| $( [ $k = w ] && echo "per-worker (size=20000)" || echo "shared (zone=tokens size=20000)") | $(median <<< "${S2_RPS[$k]}") | $(median <<< "${S2_REQ[$k]}") | $(median <<< "${S2_COLD[$k]}") | $( [ $k = w ] && echo — || median <<< "${S2_SHARED[$k]}") |"
+    done
     echo
-    echo "Shared / per-worker requests/s: **$(median <<< "$S2_RATIO")x** (per round:$S2_RATIO)."
+    echo "Shared / per-worker requests/s: **$(median <<< "${S2_RATIO[s2]}")x** (per round:${S2_RATIO[s2]})."
+    echo
+    echo "#### (s2b) The same with size=1000: each worker keeps 1000 of the $NTOK tokens, the zone all of them"
+    echo
+    echo "| cache | requests/s | requests | cold operations per token | SHARED hits |"
+    echo "|---|---:|---:|---:|---:|"
+    for k in w1 z1; do
+        echo "| $( [ $k = w1 ] && echo "per-worker (size=1000)" || echo "shared (zone=tokens size=1000)") | $(median <<< "${S2_RPS[$k]}") | $(median <<< "${S2_REQ[$k]}") | $(median <<< "${S2_COLD[$k]}") | $( [ $k = w1 ] && echo — || median <<< "${S2_SHARED[$k]}") |"
+    done
+    echo
+    echo "Shared / per-worker requests/s: **$(median <<< "${S2_RATIO[s2b]}")x** (per round:${S2_RATIO[s2b]})."
     echo
     echo "### (s3) The zone's memory"
     echo

@@ -24,6 +24,9 @@
 #include "common.h"
 
 
+/* kept from one input to the next, as a worker keeps its own */
+static mt_matcher_t  *matcher;
+
 static const char  *fx_methods[] = {
     "GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "get", "*"
 };
@@ -214,6 +217,43 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc2 = mt_rules_match(rules, method, strlen(method), path, path_len,
                          &matched2, &mlen2);
     FX_CHECK(rc == rc2 && matched == matched2, "second match differs");
+
+    /* a reused match data gives the same answer, twice */
+    if (matcher == NULL) {
+        matcher = mt_matcher_new();
+        FX_CHECK(matcher != NULL, "mt_matcher_new");
+    }
+
+    for (i = 0; i < 2; i++) {
+        matched2 = NULL;
+        rc2 = mt_rules_match_with(rules, matcher, method, strlen(method),
+                                  path, path_len, &matched2, &mlen2);
+        FX_CHECK(rc2 == rc || rc2 == MT_ERR_NOMEM || rc == MT_ERR_NOMEM,
+                 "matcher: %s, not %s", mt_strerror(rc2), mt_strerror(rc));
+        FX_CHECK(rc2 != MT_OK || matched2 == matched, "matcher: entry");
+    }
+
+    /*
+     * JIT: the same invariants (limits count differently, so a regex at
+     * the edge of one may answer otherwise; never a path with a control
+     * character, nor one that is not UTF-8 in prefix mode)
+     */
+    (void) mt_rules_jit(rules);
+    matched2 = NULL;
+    rc2 = mt_rules_match_with(rules, matcher, method, strlen(method), path,
+                              path_len, &matched2, &mlen2);
+
+    if (rc2 == MT_OK) {
+        FX_CHECK(!has_ctl, "jit: a path with a control character matched");
+        FX_CHECK(mode == 0 || fx_valid_utf8((const unsigned char *) path,
+                                            path_len),
+                 "jit: prefix mode: a path that is not UTF-8 matched");
+        FX_CHECK(matched2 != NULL && matched2[mlen2] == '\0', "jit: entry");
+
+    } else {
+        FX_CHECK(rc2 == MT_ERR_SCOPE_DENIED || rc2 == MT_ERR_NOMEM,
+                 "jit: %s", mt_strerror(rc2));
+    }
 
     mt_rules_free(rules);
 

@@ -412,6 +412,28 @@ mt_err_t mt_rules_match(const mt_rules_t *rules, const char *method,
     size_t method_len, const char *path, size_t path_len,
     const char **matched, size_t *matched_len);
 
+/*
+ * Reusable match data for mt_rules_match_with(): one per thread of
+ * matching (an nginx worker keeps one), never shared between threads.
+ */
+typedef struct mt_matcher_s  mt_matcher_t;
+
+mt_matcher_t *mt_matcher_new(void);
+void mt_matcher_free(mt_matcher_t *m);
+
+/* mt_rules_match() with the match data of m (NULL: one per call) */
+mt_err_t mt_rules_match_with(const mt_rules_t *rules, mt_matcher_t *m,
+    const char *method, size_t method_len, const char *path,
+    size_t path_len, const char **matched, size_t *matched_len);
+
+/*
+ * PCRE2's JIT for the rules of the list (the same results, faster
+ * matches, about 1.5 kB of executable memory per rule): for lists that
+ * are matched often.  Returns the number of rules compiled; a rule JIT
+ * cannot compile stays with the interpreter.
+ */
+size_t mt_rules_jit(mt_rules_t *rules);
+
 
 /* ---- paths (mt_path.c) ------------------------------------------ */
 
@@ -456,6 +478,12 @@ mt_err_t mt_token_verify(mt_token_t *t, const mt_keyset_t *ks,
  * not configured gets MT_ERR_UNKNOWN_SCOPE.
  */
 mt_err_t mt_token_authorize(const mt_token_t *t,
+    const mt_named_scope_t *named, size_t n_named, mt_match_mode_t mode,
+    const char *method, size_t method_len, const char *path,
+    size_t path_len, const char **matched, size_t *matched_len);
+
+/* mt_token_authorize() with the match data of m (NULL: one per match) */
+mt_err_t mt_token_authorize_with(const mt_token_t *t, mt_matcher_t *m,
     const mt_named_scope_t *named, size_t n_named, mt_match_mode_t mode,
     const char *method, size_t method_len, const char *path,
     size_t path_len, const char **matched, size_t *matched_len);

@@ -38,6 +38,7 @@ typedef struct {
     size_t        entry_len;
     size_t        method_len;           /* entry[0 .. method_len) */
     pcre2_code   *re;
+    unsigned      jit;                  /* mt_rules_jit() tried it */
 } mt_rule_t;
 
 
@@ -312,13 +313,100 @@ mt_rules_add(mt_rules_t *rules, const char *entry, size_t len, char *errbuf,
 }
 
 
+/*
+ * A caller's reusable match data: PCRE2 10.42 allocates the backtracking
+ * frames (20 KiB and more) in the match data on its first match and
+ * keeps them there, so a matcher kept for many matches saves an
+ * allocation and a release per match.  Not to be kept per rule list: the
+ * frames would stay with every cached token.
+ */
+struct mt_matcher_s {
+    pcre2_match_data  *md;
+};
+
+
+mt_matcher_t *
+mt_matcher_new(void)
+{
+    mt_matcher_t  *m;
+
+    m = malloc(sizeof(mt_matcher_t));
+    if (m == NULL) {
+        return NULL;
+    }
+
+    m->md = pcre2_match_data_create(1, NULL);
+    if (m->md == NULL) {
+        free(m);
+        return NULL;
+    }
+
+    return m;
+}
+
+
+void
+mt_matcher_free(mt_matcher_t *m)
+{
+    if (m != NULL) {
+        pcre2_match_data_free(m->md);
+        free(m);
+    }
+}
+
+
+/*
+ * PCRE2's JIT for every rule of the list not compiled yet: an error
+ * (no JIT in this PCRE2, executable memory refused) leaves the rule to
+ * the interpreter, with the same result.  The match limit applies to
+ * JIT matching too; the depth and heap limits are replaced by the JIT
+ * stack's (32 KiB), and hitting it denies as any other limit does.
+ * Returns the number of rules compiled now.
+ */
+size_t
+mt_rules_jit(mt_rules_t *rules)
+{
+    size_t      i, n;
+    mt_rule_t  *rule;
+
+    n = 0;
+
+    for (i = 0; i < rules->n; i++) {
+        rule = &rules->rules[i];
+
+        if (rule->jit) {
+            continue;
+        }
+
+        rule->jit = 1;
+
+        if (pcre2_jit_compile(rule->re, PCRE2_JIT_COMPLETE) == 0) {
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
 mt_err_t
 mt_rules_match(const mt_rules_t *rules, const char *method,
     size_t method_len, const char *path, size_t path_len,
     const char **matched, size_t *matched_len)
 {
+    return mt_rules_match_with(rules, NULL, method, method_len, path,
+                               path_len, matched, matched_len);
+}
+
+
+mt_err_t
+mt_rules_match_with(const mt_rules_t *rules, mt_matcher_t *m,
+    const char *method, size_t method_len, const char *path,
+    size_t path_len, const char **matched, size_t *matched_len)
+{
     int                 rc;
     size_t              i;
+    mt_err_t            err;
     const mt_rule_t    *rule;
     pcre2_match_data   *md;
 
@@ -332,10 +420,17 @@ mt_rules_match(const mt_rules_t *rules, const char *method,
         }
     }
 
-    md = pcre2_match_data_create(1, NULL);
-    if (md == NULL) {
-        return MT_ERR_NOMEM;
+    if (m != NULL) {
+        md = m->md;
+
+    } else {
+        md = pcre2_match_data_create(1, NULL);
+        if (md == NULL) {
+            return MT_ERR_NOMEM;
+        }
     }
+
+    err = MT_ERR_SCOPE_DENIED;
 
     for (i = 0; i < rules->n; i++) {
         rule = &rules->rules[i];
@@ -351,16 +446,18 @@ mt_rules_match(const mt_rules_t *rules, const char *method,
                          rules->mctx);
 
         if (rc >= 0) {
-            pcre2_match_data_free(md);
             *matched = rule->entry;
             *matched_len = rule->entry_len;
-            return MT_OK;
+            err = MT_OK;
+            break;
         }
 
         /* PCRE2_ERROR_NOMATCH or a limit: this rule does not allow */
     }
 
-    pcre2_match_data_free(md);
+    if (m == NULL) {
+        pcre2_match_data_free(md);
+    }
 
-    return MT_ERR_SCOPE_DENIED;
+    return err;
 }

@@ -382,6 +382,18 @@ mt_token_authorize(const mt_token_t *t, const mt_named_scope_t *named,
     size_t method_len, const char *path, size_t path_len,
     const char **matched, size_t *matched_len)
 {
+    return mt_token_authorize_with(t, NULL, named, n_named, mode, method,
+                                   method_len, path, path_len, matched,
+                                   matched_len);
+}
+
+
+mt_err_t
+mt_token_authorize_with(const mt_token_t *t, mt_matcher_t *m,
+    const mt_named_scope_t *named, size_t n_named, mt_match_mode_t mode,
+    const char *method, size_t method_len, const char *path,
+    size_t path_len, const char **matched, size_t *matched_len)
+{
     size_t                   i;
     json_t                  *v;
     const mt_named_scope_t  *scope;
@@ -403,8 +415,8 @@ mt_token_authorize(const mt_token_t *t, const mt_named_scope_t *named,
         scope = mt_named_scope_find(named, n_named, json_string_value(v),
                                     json_string_length(v));
 
-        if (mt_rules_match(scope->rules[mode], method, method_len, path,
-                           path_len, matched, matched_len)
+        if (mt_rules_match_with(scope->rules[mode], m, method, method_len,
+                                path, path_len, matched, matched_len)
             == MT_OK)
         {
             return MT_OK;
@@ -413,8 +425,8 @@ mt_token_authorize(const mt_token_t *t, const mt_named_scope_t *named,
 
 allowed:
 
-    return mt_rules_match(t->rules, method, method_len, path, path_len,
-                          matched, matched_len);
+    return mt_rules_match_with(t->rules, m, method, method_len, path,
+                               path_len, matched, matched_len);
 }
 
 

@@ -23,6 +23,8 @@ static char *ngx_http_magic_token_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static ngx_int_t ngx_http_magic_token_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_magic_token_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_magic_token_init_process(ngx_cycle_t *cycle);
+static void ngx_http_magic_token_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_magic_token(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -284,13 +286,20 @@ ngx_module_t  ngx_http_magic_token_module = {
     NGX_HTTP_MODULE,                        /* module type */
     NULL,                                   /* init master */
     NULL,                                   /* init module */
-    NULL,                                   /* init process */
+    ngx_http_magic_token_init_process,      /* init process */
     NULL,                                   /* init thread */
     NULL,                                   /* exit thread */
-    NULL,                                   /* exit process */
+    ngx_http_magic_token_exit_process,      /* exit process */
     NULL,                                   /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+/*
+ * The worker's PCRE2 match data for the scopes, kept from one request
+ * to the next as ngx_regex.c keeps its own; NULL: one per match.
+ */
+static mt_matcher_t  *ngx_http_magic_token_matcher;
 
 
 static ngx_str_t  ngx_http_magic_token_bearer = ngx_string("Bearer ");
@@ -598,6 +607,7 @@ ngx_http_magic_token_check(ngx_http_request_t *r,
 
     if (!mlcf->scope_required
         && ctx->token.scopes == NULL
+        && mt_rules_count(ctx->token.rules) == 0   /* no lookup by name */
         && json_object_get(ctx->token.jws.claims, "allowed") == NULL)
     {
         /* a token without scope claims, where scopes are optional */
@@ -606,13 +616,13 @@ ngx_http_magic_token_check(ngx_http_request_t *r,
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_magic_token_module);
 
-    rc = mt_token_authorize(&ctx->token,
-                            mmcf->scopes ? mmcf->scopes->elts : NULL,
-                            mmcf->scopes ? mmcf->scopes->nelts : 0,
-                            (mt_match_mode_t) mlcf->scope_match,
-                            (char *) r->method_name.data,
-                            r->method_name.len, (char *) path.data,
-                            path.len, &matched, &matched_len);
+    rc = mt_token_authorize_with(&ctx->token, ngx_http_magic_token_matcher,
+                                 mmcf->scopes ? mmcf->scopes->elts : NULL,
+                                 mmcf->scopes ? mmcf->scopes->nelts : 0,
+                                 (mt_match_mode_t) mlcf->scope_match,
+                                 (char *) r->method_name.data,
+                                 r->method_name.len, (char *) path.data,
+                                 path.len, &matched, &matched_len);
 
     n = ngx_http_magic_token_check_scopes(r, ctx, &path, &rc, &matched,
                                           &matched_len);
@@ -781,9 +791,12 @@ ngx_http_magic_token_find(ngx_http_request_t *r,
      * case-insensitive, or a bare <jwt>
      */
     if (token->len >= ngx_http_magic_token_bearer.len
-        && ngx_strncasecmp(p, ngx_http_magic_token_bearer.data,
-                           ngx_http_magic_token_bearer.len) == 0)
+        && (ngx_strncmp(p, ngx_http_magic_token_bearer.data,
+                        ngx_http_magic_token_bearer.len) == 0
+            || ngx_strncasecmp(p, ngx_http_magic_token_bearer.data,
+                               ngx_http_magic_token_bearer.len) == 0))
     {
+        /* "Bearer " as written most of the time: compared first */
         p += ngx_http_magic_token_bearer.len;
 
     } else if (token->len >= ngx_http_magic_token_github.len
@@ -1417,6 +1430,9 @@ ngx_http_magic_token_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 return NGX_CONF_ERROR;
             }
         }
+
+        /* matched by every token naming the scope: JIT when it can */
+        (void) mt_rules_jit(scope->rules[m]);
     }
 
     return NGX_CONF_OK;
@@ -1838,6 +1854,29 @@ static void
 ngx_http_magic_token_free_rules(void *data)
 {
     mt_rules_free(data);
+}
+
+
+static ngx_int_t
+ngx_http_magic_token_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_magic_token_matcher = mt_matcher_new();
+
+    if (ngx_http_magic_token_matcher == NULL) {
+        /* not fatal: mt_rules_match_with() makes one per match */
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "magic_token: no memory for the match data");
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_magic_token_exit_process(ngx_cycle_t *cycle)
+{
+    mt_matcher_free(ngx_http_magic_token_matcher);
+    ngx_http_magic_token_matcher = NULL;
 }
 
 

@@ -22,6 +22,9 @@ for my $n (qw(a b c)) {
 $tok{nojti} = mint(credential => 'cred-nojti', allowed => \@allowed);
 $tok{admin} = mint(credential => 'cred-admin', allowed => \@allowed,
                    claims => { admin => 'true' });
+# rules JIT-compiled at the 8th hit (NGX_HTTP_MAGIC_TOKEN_CACHE_JIT_HITS)
+$tok{jit} = mint(credential => 'cred-jit',
+                 allowed => ['GET /jit/items/[0-9]+', 'DELETE /jit/items/7']);
 
 our $scope = 'GET /(api|aud|req|other|nocache|prefix|lru)/user';
 
@@ -403,3 +406,34 @@ magic_token cache store
 magic_token cache hit
 , 3 entries)
 [error]
+
+
+
+=== TEST 15: a token used again and again: its rules get JIT, and still decide
+(the debug log's "magic_token cache jit: 2 rules" comes with the 9th request:
+error_log sections are checked against every request of a block, so it is
+not checked here; t/012 and the unit tests compare JIT and interpreter)
+--- config
+    magic_token_key $TEST_NGINX_KEYS/private.pem;
+
+    location /jit/ {
+        magic_token on;
+        magic_token_cache size=10;
+        proxy_set_header Authorization "Bearer $magic_token_credential";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+--- request eval
+[("GET /jit/items/1") x 10, "GET /jit/items/x", "DELETE /jit/items/7",
+ "DELETE /jit/items/8", "GET /jit/items/12", "GET /jit/items/12/x",
+ "POST /jit/items/1"]
+--- more_headers eval
+[("Authorization: Bearer $::tok{jit}") x 16]
+--- error_code eval
+[(200) x 10, 403, 200, 403, 200, 403, 403]
+--- response_body_like eval
+[("auth=\\[Bearer cred-jit\\] method=GET uri=/jit/items/1\n") x 10,
+ "", "auth=\\[Bearer cred-jit\\] method=DELETE uri=/jit/items/7\n", "",
+ "auth=\\[Bearer cred-jit\\] method=GET uri=/jit/items/12\n", "", ""]
+--- no_error_log
+[error]
+

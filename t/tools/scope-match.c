@@ -9,6 +9,10 @@
  * Reads lines "<mode> <hex regex> <hex path>" (mode "prefix" or
  * "full"), writes one line each: "R" when the entry "GET <regex>" is
  * refused, else "1" when it allows GET <path>, "0" when it does not.
+ *
+ * Every pair is also matched by a JIT-compiled copy of the rule
+ * (mt_rules_jit, as cached tokens are, through a reused match data):
+ * when the two answers differ, it says so on stderr and exits with 3.
  */
 
 #include <stdio.h>
@@ -52,7 +56,10 @@ main(void)
     char               err[256];
     size_t             rx_len, path_len, prev_len, mlen;
     mt_err_t           rc;
-    mt_rules_t        *rules;
+    int                jit_differs;
+    mt_err_t           jrc;
+    mt_rules_t        *rules, *jit;
+    mt_matcher_t      *matcher;
     const char        *matched;
     mt_match_mode_t    m;
 
@@ -66,7 +73,14 @@ main(void)
     }
 
     rules = NULL;
+    jit = NULL;
     prev_len = 0;
+    jit_differs = 0;
+
+    matcher = mt_matcher_new();
+    if (matcher == NULL) {
+        return 2;
+    }
 
     while (fgets(line, SM_MAX_LINE, stdin) != NULL) {
         line[strcspn(line, "\n")] = '\0';
@@ -99,9 +113,11 @@ main(void)
             || memcmp(prev + 1, entry, rx_len + 4) != 0)
         {
             mt_rules_free(rules);
+            mt_rules_free(jit);
             rules = mt_rules_new(m);
+            jit = mt_rules_new(m);
 
-            if (rules == NULL) {
+            if (rules == NULL || jit == NULL) {
                 return 2;
             }
 
@@ -114,6 +130,14 @@ main(void)
             if (rc == MT_ERR_NOMEM) {
                 return 2;
             }
+
+            if (rc == MT_OK) {
+                if (mt_rules_add(jit, entry, rx_len + 4, NULL, 0) != MT_OK) {
+                    return 2;
+                }
+
+                (void) mt_rules_jit(jit);
+            }
         }
 
         if (mt_rules_count(rules) == 0) {
@@ -123,13 +147,25 @@ main(void)
 
         rc = mt_rules_match(rules, "GET", 3, path, path_len, &matched, &mlen);
         puts(rc == MT_OK ? "1" : "0");
+
+        jrc = mt_rules_match_with(jit, matcher, "GET", 3, path, path_len,
+                                  &matched, &mlen);
+
+        if ((jrc == MT_OK) != (rc == MT_OK)) {
+            fprintf(stderr, "scope-match: JIT %s, interpreter %s: %s\n",
+                    jrc == MT_OK ? "allows" : "denies",
+                    rc == MT_OK ? "allows" : "denies", line);
+            jit_differs = 1;
+        }
     }
 
     mt_rules_free(rules);
+    mt_rules_free(jit);
+    mt_matcher_free(matcher);
     free(line);
     free(entry);
     free(path);
     free(prev);
 
-    return 0;
+    return jit_differs ? 3 : 0;
 }
