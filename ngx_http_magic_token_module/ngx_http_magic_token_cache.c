@@ -511,6 +511,8 @@ ngx_http_magic_token_cache_keep(ngx_http_request_t *r,
     e->valid_from = valid_from;
     e->refs = 1;
     e->linked = 1;
+    e->hits = 0;
+    e->jit_rules = 0;
     e->parent = NULL;
     e->link = NULL;
     e->next_key = NULL;
