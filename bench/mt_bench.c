@@ -45,6 +45,29 @@
  *       signed before the clock starts), with ath and jkt checked.  The
  *       replay store's insert (an rbtree in the zone) is not included.
  *
+ *   mt_bench chain SECONDS KEY.pem
+ *       chains (docs/attenuation.md) against the plain token: a root as
+ *       "mint" makes them, open to a holder key, and 3 links, ES256 (EC
+ *       P-256 holder keys, what "magic-token attenuate --new-key" makes)
+ *       and EdDSA (Ed25519).  Cold: mt_chain_verify + authorize +
+ *       decrypt; from a cached prefix of 2, 1 or 0 links (what the cache
+ *       keeps: the elements and the key the last names), the new links
+ *       with mt_chain_verify_from + authorize; a hit: authorize and the
+ *       audience check alone.  "link": a new last link on a cached
+ *       prefix (1 new link - hit), against EVP_DigestVerify of a link
+ *       alone; "link-import": a further new link, which also imports the
+ *       key the new open link before it names (2 new links - 1).
+ *
+ *   mt_bench chains KEY.pem N
+ *       for bench/run.sh: a chain of 3 ES256 links over a root as "mint"
+ *       makes, then N chains over its first 2 links, each with a new
+ *       last link, one a line.
+ *
+ *   mt_bench dpoplist KEY.pem N URL...
+ *       for bench/run.sh: a token as "mint" makes, bound (cnf.jkt) to a
+ *       new ES256 key, and for each URL N fresh proofs for GET URL, one
+ *       "TOKEN PROOF" line each (bench/requests.pl sends them as DPoP).
+ *
  *   mt_bench scrub SECONDS
  *       the response scrubber (mt_scrub.c) over a body of text, fed in
  *       8 KiB slices as the filter does: once with no credential in it,
@@ -58,6 +81,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
@@ -462,23 +486,16 @@ cmd_raw(double secs, const char *keyfile, const char *tokfile)
 }
 
 
-/* n proofs by a new key of this type for GET http://bench/x, and jkt */
-static char **
-dpop_proofs(const char *type, const char *curve, mt_alg_t alg,
-    const char *token, int n, char *jkt)
+/* a new key of this type, and its jkt */
+static mt_keyset_t *
+dpop_key(const char *type, const char *curve, char *jkt)
 {
-    int              i;
-    char           **out, *h, *c, in[4096], ath[MT_DPOP_JKT_LEN + 1];
-    char            *w;
-    BIO             *bio;
-    char            *pem;
-    long             pem_len;
-    size_t           sig_len;
-    json_t          *jwk;
-    EVP_PKEY        *pkey;
-    mt_keyset_t     *ks;
-    unsigned char    sig[1024];
-    const mt_key_t  *key;
+    BIO          *bio;
+    char         *pem;
+    long          pem_len;
+    json_t       *jwk;
+    EVP_PKEY     *pkey;
+    mt_keyset_t  *ks;
 
     pkey = curve ? EVP_PKEY_Q_keygen(NULL, NULL, type, curve)
                  : EVP_PKEY_Q_keygen(NULL, NULL, type);
@@ -490,16 +507,41 @@ dpop_proofs(const char *type, const char *curve, mt_alg_t alg,
     if (mt_keyset_add_pem(ks, pem, (size_t) pem_len, "bench", NULL, 0)
         != MT_OK)
     {
-        fprintf(stderr, "dpop: %s key\n", type);
+        fprintf(stderr, "bench: %s key\n", type);
         exit(1);
     }
 
     BIO_free(bio);
     EVP_PKEY_free(pkey);
 
+    if (jkt != NULL) {
+        mt_key_public_jwk(mt_keyset_get(ks, 0), &jwk);
+        mt_jwk_thumbprint(jwk, jkt);
+        json_decref(jwk);
+    }
+
+    return ks;
+}
+
+
+/* n proofs by ks's key for GET htu, with the ath of token */
+static char **
+dpop_sign(mt_keyset_t *ks, mt_alg_t alg, const char *token, const char *htu,
+    int n)
+{
+    int              i;
+    char           **out, *h, *c, in[4096], ath[MT_DPOP_JKT_LEN + 1];
+    char            *w;
+    size_t           sig_len;
+    json_t          *jwk;
+    unsigned char    sig[1024];
+    const mt_key_t  *key;
+
+    /* jti: unique for the key across calls (the replay store's key) */
+    static long      jti;
+
     key = mt_keyset_get(ks, 0);
     mt_key_public_jwk(key, &jwk);
-    mt_jwk_thumbprint(jwk, jkt);
     mt_dpop_ath(ath, token, strlen(token));
 
     h = json_dumps(jwk, JSON_COMPACT);
@@ -508,14 +550,14 @@ dpop_proofs(const char *type, const char *curve, mt_alg_t alg,
     out = malloc(n * sizeof(char *));
 
     for (i = 0; i < n; i++) {
-        c = malloc(strlen(h) + 512);
+        c = malloc(strlen(h) + strlen(htu) + 512);
         sprintf(c, "{\"typ\":\"dpop+jwt\",\"alg\":\"%s\",\"jwk\":%s}",
                 mt_alg_name(alg), h);
         w = in + mt_base64url_encode(in, (unsigned char *) c, strlen(c));
         *w++ = '.';
-        sprintf(c, "{\"jti\":\"bench-%d\",\"htm\":\"GET\","
-                "\"htu\":\"http://bench/x\",\"iat\":%lld,\"ath\":\"%s\"}",
-                i, (long long) time(NULL), ath);
+        sprintf(c, "{\"jti\":\"bench-%ld\",\"htm\":\"GET\","
+                "\"htu\":\"%s\",\"iat\":%lld,\"ath\":\"%s\"}",
+                jti++, htu, (long long) time(NULL), ath);
         w += mt_base64url_encode(w, (unsigned char *) c, strlen(c));
         free(c);
 
@@ -533,6 +575,21 @@ dpop_proofs(const char *type, const char *curve, mt_alg_t alg,
     }
 
     free(h);
+
+    return out;
+}
+
+
+/* n proofs by a new key of this type for GET http://bench/x, and jkt */
+static char **
+dpop_proofs(const char *type, const char *curve, mt_alg_t alg,
+    const char *token, int n, char *jkt)
+{
+    char         **out;
+    mt_keyset_t   *ks;
+
+    ks = dpop_key(type, curve, jkt);
+    out = dpop_sign(ks, alg, token, "http://bench/x", n);
     mt_keyset_free(ks);
 
     return out;
@@ -603,6 +660,506 @@ cmd_dpop(double secs)
 
         free(p);
     }
+
+    return 0;
+}
+
+
+/* ---- chains ---------------------------------------------------------- */
+
+/* a token as "mint" makes (RS256, the credential RSA-OAEP to the key);
+ * with holder, open to its key */
+static char *
+bench_root(mt_keyset_t *ks, const mt_keyset_t *holder, const char *jti)
+{
+    char            *out;
+    size_t           out_len;
+    json_t          *claims, *jwk;
+    mt_mint_opts_t   opts;
+
+    memset(&opts, 0, sizeof(opts));
+    opts.sign_key = mt_keyset_get(ks, 0);
+    opts.alg = MT_ALG_RS256;
+    opts.enc_key = opts.sign_key;
+
+    claims = json_pack("{s:I, s:I, s:[s], s:s}",
+                       "iat", (json_int_t) time(NULL),
+                       "exp", (json_int_t) time(NULL) + 86400,
+                       "allowed", "GET /.*", "jti", jti);
+
+    if (holder != NULL) {
+        mt_key_public_jwk(mt_keyset_get(holder, 0), &jwk);
+        json_object_set_new(claims, "cnf", json_pack("{s:o}", "jwk", jwk));
+    }
+
+    if (mt_token_mint(&opts, claims, (const unsigned char *) BENCH_CRED,
+                      sizeof(BENCH_CRED) - 1, &out, &out_len)
+        != MT_OK)
+    {
+        fprintf(stderr, "mint failed\n");
+        exit(1);
+    }
+
+    json_decref(claims);
+
+    return out;
+}
+
+
+/* chain (freed) and a link by h, open to next's key or terminal */
+static char *
+bench_link(char *chain, const mt_keyset_t *h, mt_alg_t alg,
+    const mt_keyset_t *next, int i)
+{
+    char    *out, jti[32];
+    size_t   out_len;
+    json_t  *claims, *jwk;
+
+    snprintf(jti, sizeof(jti), "link-%d", i);
+    claims = json_pack("{s:[s], s:I, s:s}", "allowed", "GET /.*", "exp",
+                       (json_int_t) time(NULL) + 86400, "jti", jti);
+
+    if (next != NULL) {
+        mt_key_public_jwk(mt_keyset_get(next, 0), &jwk);
+        json_object_set_new(claims, "cnf", json_pack("{s:o}", "jwk", jwk));
+    }
+
+    if (mt_chain_attenuate(chain, strlen(chain), mt_keyset_get(h, 0), alg,
+                           claims, &out, &out_len)
+        != MT_OK)
+    {
+        fprintf(stderr, "attenuate failed\n");
+        exit(1);
+    }
+
+    json_decref(claims);
+    free(chain);
+
+    return out;
+}
+
+
+typedef struct {
+    mt_keyset_t   *ks;
+    const char    *tok;
+    size_t         len;
+    mt_token_t    *token;       /* verified: the plain hit */
+    mt_chain_t    *full;        /* verified: prefixes, the chain hit */
+    size_t         from;        /* elements cached */
+    EVP_PKEY      *pkey;        /* raw: the last link's key */
+    unsigned char *sig;
+    size_t         sig_len;
+    int            eddsa;
+} bench_ctx_t;
+
+
+static void
+bench_fail(const char *what, mt_err_t rc)
+{
+    fprintf(stderr, "%s: %s\n", what, mt_strerror(rc));
+    exit(1);
+}
+
+
+static void
+bench_plain_cold(bench_ctx_t *b)
+{
+    size_t       mlen;
+    mt_err_t     rc;
+    mt_token_t   t;
+    const char  *m;
+
+    rc = mt_token_verify(&t, b->ks, b->tok, b->len, time(NULL), 0,
+                         MT_MATCH_FULL);
+    if (rc == MT_OK) {
+        rc = mt_token_authorize(&t, NULL, 0, MT_MATCH_FULL, "GET", 3, "/x", 2,
+                                &m, &mlen);
+    }
+    if (rc == MT_OK) {
+        rc = mt_token_decrypt(&t, b->ks);
+    }
+    if (rc != MT_OK) {
+        bench_fail("plain", rc);
+    }
+    mt_token_clear(&t);
+}
+
+
+static void
+bench_plain_hit(bench_ctx_t *b)
+{
+    size_t       mlen;
+    mt_err_t     rc;
+    const char  *m;
+
+    rc = mt_token_authorize(b->token, NULL, 0, MT_MATCH_FULL, "GET", 3, "/x",
+                            2, &m, &mlen);
+    if (rc != MT_OK) {
+        bench_fail("plain hit", rc);
+    }
+}
+
+
+static void
+bench_chain_cold(bench_ctx_t *b)
+{
+    size_t       mlen;
+    mt_err_t     rc;
+    mt_chain_t   c;
+    const char  *m;
+
+    rc = mt_chain_verify(&c, b->ks, b->tok, b->len, time(NULL), 0,
+                         MT_MATCH_FULL);
+    if (rc == MT_OK) {
+        rc = mt_chain_authorize(&c, NULL, 0, MT_MATCH_FULL, "GET", 3, "/x", 2,
+                                &m, &mlen);
+    }
+    if (rc == MT_OK) {
+        rc = mt_token_decrypt(&c.root, b->ks);
+    }
+    if (rc != MT_OK) {
+        bench_fail("chain", rc);
+    }
+    mt_chain_clear(&c);
+}
+
+
+/* what a hit checks: the audiences of the links, every element's scopes */
+static void
+bench_chain_hit(bench_ctx_t *b)
+{
+    size_t       mlen;
+    mt_err_t     rc;
+    const char  *m;
+
+    rc = mt_chain_check_audience(b->full, NULL, NULL, 0);
+    if (rc == MT_OK) {
+        rc = mt_chain_authorize(b->full, NULL, 0, MT_MATCH_FULL, "GET", 3,
+                                "/x", 2, &m, &mlen);
+    }
+    if (rc != MT_OK) {
+        bench_fail("chain hit", rc);
+    }
+}
+
+
+/* the new links after b->from cached elements, then as a hit */
+static void
+bench_chain_prefix(bench_ctx_t *b)
+{
+    size_t       i, mlen;
+    mt_err_t     rc;
+    mt_chain_t   c;
+    const char  *m;
+
+    memset(&c, 0, sizeof(c));
+    c.root = b->full->root;
+    c.exp = b->full->exp;
+
+    for (i = 0; i + 1 < b->from; i++) {
+        c.links[i] = b->full->links[i];
+    }
+
+    c.n_links = b->from - 1;
+    c.borrowed = b->from;
+
+    rc = mt_chain_verify_from(&c, b->from, b->full->links[b->from - 1].key,
+                              b->tok, b->len, time(NULL), 0, MT_MATCH_FULL);
+    if (rc == MT_OK) {
+        rc = mt_chain_check_audience(&c, NULL, NULL, 0);
+    }
+    if (rc == MT_OK) {
+        rc = mt_chain_authorize(&c, NULL, 0, MT_MATCH_FULL, "GET", 3, "/x", 2,
+                                &m, &mlen);
+    }
+    if (rc != MT_OK) {
+        bench_fail("chain prefix", rc);
+    }
+    mt_chain_clear(&c);
+}
+
+
+static void
+bench_raw_link(bench_ctx_t *b)
+{
+    static EVP_MD_CTX  *md;
+    const char         *last, *dot;
+
+    if (md == NULL) {
+        md = EVP_MD_CTX_new();
+    }
+
+    last = strrchr(b->tok, MT_CHAIN_SEP) + 1;
+    dot = strrchr(last, '.');
+
+    if (EVP_DigestVerifyInit(md, NULL, b->eddsa ? NULL : EVP_sha256(), NULL,
+                             b->pkey) != 1
+        || EVP_DigestVerify(md, b->sig, b->sig_len, (unsigned char *) last,
+                            (size_t) (dot - last)) != 1)
+    {
+        fprintf(stderr, "raw link verify failed\n");
+        exit(1);
+    }
+
+    EVP_MD_CTX_reset(md);
+}
+
+
+/* µs per call of f, over secs */
+static double
+bench_us(double secs, void (*f)(bench_ctx_t *), bench_ctx_t *b)
+{
+    long    ops;
+    double  t0, t;
+
+    ops = 0;
+    t0 = now_s();
+
+    do {
+        for (int i = 0; i < 20; i++) {
+            f(b);
+            ops++;
+        }
+
+        t = now_s() - t0;
+
+    } while (t < secs);
+
+    return t * 1e6 / ops;
+}
+
+
+static void
+bench_print(const char *name, double us)
+{
+    printf("%s %.1f %.2f\n", name, 1e6 / us, us);
+}
+
+
+/* the last link's signature, as EVP_DigestVerify takes it */
+static void
+bench_raw_sig(bench_ctx_t *b, const mt_keyset_t *h)
+{
+    char           *dot;
+    size_t          n;
+    BIGNUM         *r, *s;
+    ECDSA_SIG      *es;
+    unsigned char   raw[256], *p;
+
+    dot = strrchr(b->tok, '.');
+    mt_base64url_decode(raw, &n, dot + 1, strlen(dot + 1));
+
+    b->pkey = mt_key_pkey(mt_keyset_get(h, 0));
+    b->sig = malloc(256);
+
+    if (b->eddsa) {
+        memcpy(b->sig, raw, n);
+        b->sig_len = n;
+        return;
+    }
+
+    r = BN_bin2bn(raw, (int) n / 2, NULL);
+    s = BN_bin2bn(raw + n / 2, (int) n / 2, NULL);
+    es = ECDSA_SIG_new();
+    ECDSA_SIG_set0(es, r, s);
+    p = b->sig;
+    b->sig_len = (size_t) i2d_ECDSA_SIG(es, &p);
+    ECDSA_SIG_free(es);
+}
+
+
+static int
+cmd_chain(double secs, const char *keyfile)
+{
+    int           k, j;
+    char         *root, *c3, *plain, name[64];
+    double        hit, pre[4];
+    mt_err_t      rc;
+    mt_chain_t    full;
+    mt_token_t    t;
+    mt_keyset_t  *ks, *h[3];
+    bench_ctx_t   b;
+
+    static const struct {
+        const char  *name, *type, *curve;
+        mt_alg_t     alg;
+    } kinds[] = {
+        { "es256", "EC", "P-256", MT_ALG_ES256 },
+        { "eddsa", "ED25519", NULL, MT_ALG_EDDSA },
+    };
+
+    ks = load_keys((char **) &keyfile, 1);
+
+    memset(&b, 0, sizeof(b));
+    b.ks = ks;
+
+    plain = bench_root(ks, NULL, "bench-plain");
+    b.tok = plain;
+    b.len = strlen(plain);
+    bench_print("plain-cold", bench_us(secs, bench_plain_cold, &b));
+
+    rc = mt_token_verify(&t, ks, plain, b.len, time(NULL), 0, MT_MATCH_FULL);
+    if (rc != MT_OK) {
+        bench_fail("plain", rc);
+    }
+    b.token = &t;
+    bench_print("plain-hit", bench_us(secs, bench_plain_hit, &b));
+    mt_token_clear(&t);
+
+    for (k = 0; k < 2; k++) {
+        for (j = 0; j < 3; j++) {
+            h[j] = dpop_key(kinds[k].type, kinds[k].curve, NULL);
+        }
+
+        root = bench_root(ks, h[0], "bench-root");
+        c3 = bench_link(strdup(root), h[0], kinds[k].alg, h[1], 1);
+        c3 = bench_link(c3, h[1], kinds[k].alg, h[2], 2);
+        c3 = bench_link(c3, h[2], kinds[k].alg, NULL, 3);
+
+        b.tok = c3;
+        b.len = strlen(c3);
+        b.eddsa = (k == 1);
+
+        snprintf(name, sizeof(name), "chain3-cold-%s", kinds[k].name);
+        bench_print(name, bench_us(secs, bench_chain_cold, &b));
+
+        rc = mt_chain_verify(&full, ks, c3, b.len, time(NULL), 0,
+                             MT_MATCH_FULL);
+        if (rc != MT_OK) {
+            bench_fail("chain", rc);
+        }
+        b.full = &full;
+
+        /* 1, 2, 3 new links: from 3, 2, 1 cached elements */
+        for (j = 1; j <= 3; j++) {
+            b.from = (size_t) (4 - j);
+            pre[j] = bench_us(secs, bench_chain_prefix, &b);
+            snprintf(name, sizeof(name), "chain3-prefix%d-%s", j,
+                     kinds[k].name);
+            bench_print(name, pre[j]);
+        }
+
+        hit = bench_us(secs, bench_chain_hit, &b);
+        snprintf(name, sizeof(name), "chain3-hit-%s", kinds[k].name);
+        bench_print(name, hit);
+
+        /*
+         * A new last link on a cached prefix: its signature check (the
+         * key kept with the prefix); a new link after a new open one
+         * adds the import of that one's cnf key as well.
+         */
+        snprintf(name, sizeof(name), "link-%s", kinds[k].name);
+        bench_print(name, pre[1] - hit);
+        snprintf(name, sizeof(name), "link-import-%s", kinds[k].name);
+        bench_print(name, pre[2] - pre[1]);
+
+        bench_raw_sig(&b, h[2]);
+        snprintf(name, sizeof(name), "raw-%s-verify", kinds[k].name);
+        bench_print(name, bench_us(secs, bench_raw_link, &b));
+
+        free(b.sig);
+        mt_chain_clear(&full);
+        free(root);
+        free(c3);
+
+        for (j = 0; j < 3; j++) {
+            mt_keyset_free(h[j]);
+        }
+    }
+
+    free(plain);
+    mt_keyset_free(ks);
+
+    return 0;
+}
+
+
+/* a chain of 3 ES256 links, then n over its first 2 with a new last */
+static int
+cmd_chains(const char *keyfile, long n)
+{
+    int           j;
+    long          i;
+    char         *c2, *c;
+    mt_keyset_t  *ks, *h[3];
+
+    ks = load_keys((char **) &keyfile, 1);
+
+    for (j = 0; j < 3; j++) {
+        h[j] = dpop_key("EC", "P-256", NULL);
+    }
+
+    c2 = bench_root(ks, h[0], "bench-chain-root");
+    c2 = bench_link(c2, h[0], MT_ALG_ES256, h[1], 1);
+    c2 = bench_link(c2, h[1], MT_ALG_ES256, h[2], 2);
+
+    for (i = 0; i <= n; i++) {
+        c = bench_link(strdup(c2), h[2], MT_ALG_ES256, NULL, (int) i + 3);
+        printf("%s\n", c);
+        free(c);
+    }
+
+    free(c2);
+
+    for (j = 0; j < 3; j++) {
+        mt_keyset_free(h[j]);
+    }
+
+    mt_keyset_free(ks);
+
+    return 0;
+}
+
+
+/* a bound token and n proofs for each url: "TOKEN PROOF" lines */
+static int
+cmd_dpoplist(const char *keyfile, int n, char **urls, int nurls)
+{
+    int            i, u;
+    char          *tok, **p, jkt[MT_DPOP_JKT_LEN + 1];
+    size_t         out_len;
+    json_t        *claims;
+    mt_keyset_t   *ks, *h;
+    mt_mint_opts_t opts;
+
+    ks = load_keys((char **) &keyfile, 1);
+    h = dpop_key("EC", "P-256", jkt);
+
+    memset(&opts, 0, sizeof(opts));
+    opts.sign_key = mt_keyset_get(ks, 0);
+    opts.alg = MT_ALG_RS256;
+    opts.enc_key = opts.sign_key;
+
+    claims = json_pack("{s:I, s:I, s:[s], s:s, s:{s:s}}",
+                       "iat", (json_int_t) time(NULL),
+                       "exp", (json_int_t) time(NULL) + 86400,
+                       "allowed", "GET /.*", "jti", "bench-bound",
+                       "cnf", "jkt", jkt);
+
+    if (mt_token_mint(&opts, claims, (const unsigned char *) BENCH_CRED,
+                      sizeof(BENCH_CRED) - 1, &tok, &out_len)
+        != MT_OK)
+    {
+        fprintf(stderr, "mint failed\n");
+        return 1;
+    }
+
+    json_decref(claims);
+
+    for (u = 0; u < nurls; u++) {
+        p = dpop_sign(h, MT_ALG_ES256, tok, urls[u], n);
+
+        for (i = 0; i < n; i++) {
+            printf("%s %s\n", tok, p[i]);
+            free(p[i]);
+        }
+
+        free(p);
+    }
+
+    free(tok);
+    mt_keyset_free(h);
+    mt_keyset_free(ks);
 
     return 0;
 }
@@ -697,6 +1254,18 @@ main(int argc, char **argv)
         return cmd_raw(atof(argv[2]), argv[3], argv[4]);
     }
 
+    if (argc == 4 && strcmp(argv[1], "chain") == 0) {
+        return cmd_chain(atof(argv[2]), argv[3]);
+    }
+
+    if (argc == 4 && strcmp(argv[1], "chains") == 0) {
+        return cmd_chains(argv[2], atol(argv[3]));
+    }
+
+    if (argc >= 5 && strcmp(argv[1], "dpoplist") == 0) {
+        return cmd_dpoplist(argv[2], atoi(argv[3]), argv + 4, argc - 4);
+    }
+
     if (argc == 3 && strcmp(argv[1], "scrub") == 0) {
         return cmd_scrub(atof(argv[2]));
     }
@@ -709,6 +1278,9 @@ main(int argc, char **argv)
             "usage: mt_bench mint|mint5|mint5u KEY N\n"
             "       mt_bench scrub SECONDS\n"
             "       mt_bench dpop SECONDS\n"
+            "       mt_bench chain SECONDS KEY\n"
+            "       mt_bench chains KEY N\n"
+            "       mt_bench dpoplist KEY N URL...\n"
             "       mt_bench core SECONDS TOKENFILE KEY|secret:FILE...\n"
             "       mt_bench restore SECONDS TOKENFILE\n"
             "       mt_bench raw SECONDS KEY TOKENFILE\n");

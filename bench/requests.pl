@@ -4,7 +4,9 @@
 # COUNT keep-alive GET requests, one after another on one connection,
 # every answer checked (200, body "ok"): a fixed request count for the
 # callgrind measurement in bench/run.sh.  With --list, the tokens of
-# LIST-FILE (one a line) round robin.
+# LIST-FILE (one a line) round robin.  A line "TOKEN PROOF" is a
+# DPoP-bound token and a proof for this request (bench/mt_bench
+# dpoplist): sent as "Authorization: DPoP TOKEN" and "DPoP: PROOF".
 
 use strict;
 use warnings;
@@ -25,8 +27,10 @@ my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port")
 binmode $s;
 
 for my $i (0 .. $count - 1) {
-    my $t = $tokens[$i % @tokens];
-    my $auth = length $t ? "Authorization: Bearer $t\r\n" : '';
+    my ($t, $proof) = split / /, $tokens[$i % @tokens], 2;
+    my $auth = !length $t ? ''
+             : defined $proof ? "Authorization: DPoP $t\r\nDPoP: $proof\r\n"
+             : "Authorization: Bearer $t\r\n";
     print $s "GET $path HTTP/1.1\r\nHost: bench\r\n$auth\r\n";
 
     my $head = '';

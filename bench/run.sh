@@ -204,6 +204,67 @@ done
 
 $MTB mint "$K/rsa/private.pem" 4000 > "$W/tok/churn"
 
+# ---- chains and DPoP (callgrind) -------------------------------------------
+#
+# /ch/ (cache on) and /chc/ (off): a chain of 3 ES256 links over a root
+# as "main" (RS256, RSA-OAEP credential); chains.new are chains over the
+# same first 2 links, each with a new last link (the cached-prefix path,
+# once chains.warm cached the prefix).  /dph/ (cache on) and /dpc/ (off):
+# a DPoP-bound token as "main" with a fresh proof each request.
+
+CH_N=$((CG_N / 10 + 20))
+$MTB chains "$K/rsa/private.pem" "$CH_N" > "$W/tok/chains"
+head -1 "$W/tok/chains" > "$W/tok/chain3"
+sed -n '2,21p' "$W/tok/chains" > "$W/tok/chains.warm"
+tail -n +22 "$W/tok/chains" > "$W/tok/chains.new"
+
+CHAIN_LOCATIONS="
+        location /ch/ {
+            magic_token on;
+            magic_token_key $K/rsa/private.pem;
+            magic_token_cache size=20000;
+            proxy_set_header Authorization \"Bearer \$magic_token_credential\";
+            proxy_set_header Connection \"\";
+            proxy_pass http://backend;
+        }
+        location /chc/ {
+            magic_token on;
+            magic_token_key $K/rsa/private.pem;
+            proxy_set_header Authorization \"Bearer \$magic_token_credential\";
+            proxy_set_header Connection \"\";
+            proxy_pass http://backend;
+        }
+        location /dph/ {
+            magic_token on;
+            magic_token_key $K/rsa/private.pem;
+            magic_token_cache size=10000;
+            magic_token_dpop on window=1h;
+            proxy_set_header Authorization \"Bearer \$magic_token_credential\";
+            proxy_set_header Connection \"\";
+            proxy_pass http://backend;
+        }
+        location /dpc/ {
+            magic_token on;
+            magic_token_key $K/rsa/private.pem;
+            magic_token_dpop on window=1h;
+            proxy_set_header Authorization \"Bearer \$magic_token_credential\";
+            proxy_set_header Connection \"\";
+            proxy_pass http://backend;
+        }"
+
+# proofs for the bound token: made just before callgrind (window=1h)
+dpop_lists() {
+    local n=$((CG_N + 20))
+    $MTB dpoplist "$K/rsa/private.pem" "$n" http://bench/dph/x http://bench/dpc/x \
+        > "$W/tok/dpop"
+    head -n "$n" "$W/tok/dpop" > "$W/tok/dph"
+    tail -n +$((n + 1)) "$W/tok/dpop" > "$W/tok/dpc"
+    head -20 "$W/tok/dph" > "$W/tok/dph.warm"
+    tail -n +21 "$W/tok/dph" > "$W/tok/dph.new"
+    head -20 "$W/tok/dpc" > "$W/tok/dpc.warm"
+    tail -n +21 "$W/tok/dpc" > "$W/tok/dpc.new"
+}
+
 cat > "$W/churn.lua" <<EOF
 local tokens = {}
 for line in io.lines("$W/tok/churn") do tokens[#tokens + 1] = line end
@@ -277,6 +338,16 @@ metrics_rounds() {
         echo "|---:|---:|---:|---:|---:|"
         echo "| $(median <<< "${rps_b[*]}") | $(median <<< "${rps_bm[*]}") | $(median <<< "${ratios[*]}") | $(median <<< "${added[*]}") | $(tr ' ' '\n' <<< "${busy_l[*]}" | sort -g | head -1) |"
     } >> "$RESULTS"
+}
+
+# chains and DPoP in instructions/request: CG_CH (hit, prefix, cold) and
+# CG_DP (hit, cold); their table is written by bench_chains
+chain_callgrind() {
+    CG_CH_HIT=$(cg chhit /ch/x "$CG_N" chain3)
+    CG_CH_PRE=$(cg chpre /ch/x $((CG_N / 10)) chains.new --list)
+    CG_CH_COLD=$(cg chcold /chc/x $((CG_N / 10)) chain3)
+    CG_DP_HIT=$(cg dphit /dph/x "$CG_N" dph.new --list)
+    CG_DP_COLD=$(cg dpcold /dpc/x $((CG_N / 10)) dpc.new --list)
 }
 
 metrics_callgrind() {
@@ -380,6 +451,7 @@ http {
         }
 $ALG_LOCATIONS
 $METRICS_LOCATIONS
+$CHAIN_LOCATIONS
     }
 }
 EOF2
@@ -619,11 +691,17 @@ $MTB mint5 "$K/rsa/private.pem" 10000 > "$W/tok/many5"
 perl "$ROOT/bench/requests.pl" "$PORT" /b5/x 10000 "$W/tok/many5" --list
 sleep 1; RSS_E2=$(rss)
 TOK5_LEN=$(head -1 "$W/tok/many5" | tr -d '\n' | wc -c)
+# 10000 chains over the same first 2 links, each a new last link: one
+# entry each in /ch/'s size=20000 cache
+$MTB chains "$K/rsa/private.pem" 10000 > "$W/tok/manychains"
+perl "$ROOT/bench/requests.pl" "$PORT" /ch/x 10000 "$W/tok/manychains" --list
+sleep 1; RSS_E3=$(rss)
+LINK_LEN=$(head -1 "$W/tok/manychains" | tr -d '\n' | awk -F'~' '{ print length($NF) }')
 # the worst case: 5 "allowed" entries of their own in every token (the
 # fourth names the token), nothing shared, in /b5u/'s cache
 $MTB mint5u "$K/rsa/private.pem" 10000 > "$W/tok/many5u"
 perl "$ROOT/bench/requests.pl" "$PORT" /b5u/x 10000 "$W/tok/many5u" --list
-sleep 1; RSS_E3=$(rss)
+sleep 1; RSS_E4=$(rss)
 TOK5U_LEN=$(head -1 "$W/tok/many5u" | tr -d '\n' | wc -c)
 
 if [ "$WRK" != 1 ]; then
@@ -644,7 +722,11 @@ if [ "$CALLGRIND" = 1 ] && command -v valgrind >/dev/null; then
     # the whole run (start, warm-up, exit) minus those of a run with the
     # warm-up only, divided by COUNT
     CG_CASES=("a /a/x main" "b /b/x main" "c /c/x main"
-              "sigrs256 /sig-RS256/x sig-RS256" "c2 /c2/x churnwarm --list")
+              "sigrs256 /sig-RS256/x sig-RS256" "c2 /c2/x churnwarm --list"
+              "ch /ch/x chain3" "chc /chc/x chain3"
+              "chp /ch/x chains.warm --list" "dph /dph/x dph.warm --list"
+              "dpc /dpc/x dpc.warm --list")
+    dpop_lists
     # the warm-up's c2 tokens are not those of the measured run
     tail -20 "$W/tok/churn" > "$W/tok/churnwarm"
     cg_run() {      # out-file [path count token-file [--list]]
@@ -687,6 +769,7 @@ if [ "$CALLGRIND" = 1 ] && command -v valgrind >/dev/null; then
 | (c) magic token, cold: RS256 + RSA-OAEP credential | $CG_C | $(minus0 "$CG_C" "$CG_A") |
 | sig-RS256: signature only (no credential), cold | $CG_S | $(minus0 "$CG_S" "$CG_A") |
 | (c2) cache miss + store + evict | $CG_C2 | $(minus0 "$CG_C2" "$CG_A") |"
+    chain_callgrind
     metrics_callgrind
 fi
 
@@ -791,9 +874,12 @@ SPEED=$(openssl speed -seconds 1 rsa2048 ecdsap256 ecdsap384 ecdsap521 ed25519 2
     echo "Per entry: **$(awk -v a="$RSS_E0" -v b="$RSS_E1" 'BEGIN { printf "%.2f", (b - a) / 10000 }') kB**."
     echo "Then 10000 $TOK5_LEN-byte tokens with 5 \"allowed\" entries and a sub in /b5/'s size=10000 cache: $RSS_E2 kB,"
     echo "per entry: **$(awk -v a="$RSS_E1" -v b="$RSS_E2" 'BEGIN { printf "%.2f", (b - a) / 10000 }') kB**."
-    echo "The 10000 tokens of each case carry the same \"allowed\" entries: they share one compiled rule list"
+    echo "Then 10000 chains of 3 links over the same root and first 2 links, each with a new $LINK_LEN-byte ES256 last link"
+    echo "(one \"allowed\" rule, exp, jti), in /ch/'s size=20000 cache: $RSS_E3 kB, per new link's entry:"
+    echo "**$(awk -v a="$RSS_E2" -v b="$RSS_E3" 'BEGIN { printf "%.2f", (b - a) / 10000 }') kB**."
+    echo "The 10000 tokens of /b/, and those of /b5/, carry the same \"allowed\" entries: they share one compiled rule list"
     echo "(mt_intern.c).  The worst case, 10000 $TOK5U_LEN-byte tokens with 5 entries of their own each (nothing"
-    echo "shared) in /b5u/'s cache: $RSS_E3 kB, per entry: **$(awk -v a="$RSS_E2" -v b="$RSS_E3" 'BEGIN { printf "%.2f", (b - a) / 10000 }') kB**."
+    echo "shared) in /b5u/'s cache: $RSS_E4 kB, per entry: **$(awk -v a="$RSS_E3" -v b="$RSS_E4" 'BEGIN { printf "%.2f", (b - a) / 10000 }') kB**."
     echo
     echo "### The cold path (c) against the bare OpenSSL operations (RSA-2048)"
     echo
@@ -849,6 +935,57 @@ bench_dpop() {
 }
 
 bench_dpop
+
+# ---- chains and DPoP against the plain token -------------------------------
+
+# nginx in instructions/request (callgrind, above), the core in µs
+# (bench/mt_bench chain): a chain of 3 links and a DPoP-bound token, each
+# cold, cached and (a chain) from a cached prefix, against the plain token
+bench_chains() {
+    local out
+    log "chains: core"
+    out=$($MTB chain 2 "$K/rsa/private.pem")
+    v() { awk -v n="$1" '$1 == n { print $3 }' <<< "$out"; }
+    {
+        echo
+        echo "### Chains and DPoP"
+        echo
+        echo "A chain of 3 links (docs/attenuation.md) over a root as in (c) (RS256, RSA-OAEP credential),"
+        echo "links signed with EC P-256 holder keys (ES256, what \`magic-token attenuate --new-key\` makes; the"
+        echo "core also with Ed25519, EdDSA), and a DPoP-bound token as in (c) with a fresh ES256 proof every request."
+        echo "\"cached prefix\": the root and the first 2 links cached, a new last link every request."
+        if [ -n "${CG_CH_HIT:-}" ]; then
+            echo
+            echo "nginx, instructions/request (callgrind, as above):"
+            echo
+            echo "| case | instructions/req | added to (a) | added to the plain token's same path |"
+            echo "|---|---:|---:|---:|"
+            echo "| plain token, cache hit ((b)) | $CG_B | $(minus0 "$CG_B" "$CG_A") | — |"
+            echo "| chain of 3, cache hit | $CG_CH_HIT | $(minus0 "$CG_CH_HIT" "$CG_A") | $(minus0 "$CG_CH_HIT" "$CG_B") |"
+            echo "| chain of 3, cached prefix, a new last link | $CG_CH_PRE | $(minus0 "$CG_CH_PRE" "$CG_A") | $(minus0 "$CG_CH_PRE" "$CG_B") (to the hit) |"
+            echo "| plain token, cold ((c)) | $CG_C | $(minus0 "$CG_C" "$CG_A") | — |"
+            echo "| chain of 3, cold | $CG_CH_COLD | $(minus0 "$CG_CH_COLD" "$CG_A") | $(minus0 "$CG_CH_COLD" "$CG_C") |"
+            echo "| DPoP-bound, cache hit | $CG_DP_HIT | $(minus0 "$CG_DP_HIT" "$CG_A") | $(minus0 "$CG_DP_HIT" "$CG_B") |"
+            echo "| DPoP-bound, cold | $CG_DP_COLD | $(minus0 "$CG_DP_COLD" "$CG_A") | $(minus0 "$CG_DP_COLD" "$CG_C") |"
+        fi
+        echo
+        echo "The core alone, µs per request (bench/mt_bench chain and dpop: verify, authorize, decrypt as nginx"
+        echo "does on each path, no nginx):"
+        echo
+        echo "| | plain token | chain of 3, ES256 links | chain of 3, EdDSA links |"
+        echo "|---|---:|---:|---:|"
+        echo "| cold (cache off) | $(v plain-cold) | $(v chain3-cold-es256) | $(v chain3-cold-eddsa) |"
+        echo "| cached prefix, 1 new link | — | $(v chain3-prefix1-es256) | $(v chain3-prefix1-eddsa) |"
+        echo "| cached root, 3 new links | — | $(v chain3-prefix3-es256) | $(v chain3-prefix3-eddsa) |"
+        echo "| cache hit (the checks a hit runs) | $(v plain-hit) | $(v chain3-hit-es256) | $(v chain3-hit-eddsa) |"
+        echo "| **per new last link** on a cached prefix | — | **$(v link-es256)** | **$(v link-eddsa)** |"
+        echo "| OpenSSL EVP_DigestVerify of that link alone | — | $(v raw-es256-verify) | $(v raw-eddsa-verify) |"
+        echo "| a further new link (imports the key a new open link names) | — | $(v link-import-es256) | $(v link-import-eddsa) |"
+        echo "| DPoP proof (mt_bench dpop), added to a hit or a miss | $(awk '/dpop-es256/ { print $3 }' <<< "$($MTB dpop 1)") (ES256) | — | — |"
+    } >> "$RESULTS"
+}
+
+bench_chains
 
 cat "$RESULTS"
 echo

@@ -27,6 +27,12 @@
  * than the root's and not past; whatever the chain allows its root
  * allows, and a link's "methods" name the method; a link's aud is
  * never accepted where no audience is.
+ *
+ * mt_chain_verify_from(), as the cache uses it: from every prefix of a
+ * verified chain (its elements borrowed, the key its last element names
+ * given or imported), the chain verifies to the same links and exp, and
+ * the prefix is left as it was; with a byte of the part after the
+ * prefix changed, it answers as mt_chain_verify() does.
  */
 
 #include "common.h"
@@ -273,6 +279,106 @@ fx_check_requests(const mt_chain_t *c, mt_match_mode_t mode)
 }
 
 
+/* c's first "from" elements, borrowed, into p */
+static void
+fx_prefix(mt_chain_t *p, const mt_chain_t *c, size_t from)
+{
+    size_t   i;
+    json_t  *v;
+
+    memset(p, 0, sizeof(mt_chain_t));
+    p->root = c->root;
+    p->exp = (int64_t) json_integer_value(json_object_get(c->root.jws.claims,
+                                                          "exp"));
+
+    for (i = 0; i + 1 < from; i++) {
+        p->links[i] = c->links[i];
+        v = json_object_get(c->links[i].jws.claims, "exp");
+
+        if (v != NULL && (int64_t) json_integer_value(v) < p->exp) {
+            p->exp = (int64_t) json_integer_value(v);
+        }
+    }
+
+    p->n_links = from - 1;
+    p->borrowed = from;
+}
+
+
+static void
+fx_check_from(const mt_chain_t *c, const char *chain, size_t len,
+    mt_match_mode_t mode, const uint8_t *data, size_t size)
+{
+    char        *m;
+    size_t       from, at, start;
+    mt_err_t     rc, full;
+    mt_chain_t   p, f;
+
+    start = 0;
+
+    for (from = 1; from <= c->n_links + 1; from++) {
+        fx_prefix(&p, c, from);
+
+        rc = mt_chain_verify_from(&p, from,
+                                  from <= c->n_links ? c->links[from - 1].key
+                                                     : NULL,
+                                  chain, len, FX_NOW, 60, mode);
+        FX_CHECK(rc == MT_OK, "from %zu elements: %s", from,
+                 mt_strerror(rc));
+        FX_CHECK(p.n_links == c->n_links && p.exp == c->exp,
+                 "from %zu elements: another chain", from);
+        mt_chain_clear(&p);
+
+        fx_prefix(&p, c, from);
+        rc = mt_chain_verify_from(&p, from, NULL, chain, len, FX_NOW, 60,
+                                  mode);
+        FX_CHECK(rc == MT_OK, "from %zu elements, key imported: %s", from,
+                 mt_strerror(rc));
+        mt_chain_clear(&p);
+
+        /* the end of element from - 1: a byte after it changed */
+        while (start < len && chain[start] != MT_CHAIN_SEP) {
+            start++;
+        }
+
+        if (start >= len || size == 0) {
+            break;
+        }
+
+        at = start + 1 + data[size - 1] % (len - start - 1 > 0
+                                           ? len - start - 1 : 1);
+        start++;
+
+        if (at >= len) {
+            continue;
+        }
+
+        m = malloc(len + 1);
+        FX_CHECK(m != NULL, "malloc");
+        memcpy(m, chain, len + 1);
+        m[at] ^= (char) (data[0] | 1);
+
+        full = mt_chain_verify(&f, ks, m, len, FX_NOW, 60, mode);
+        if (full == MT_OK) {
+            mt_chain_clear(&f);
+        }
+
+        fx_prefix(&p, c, from);
+        rc = mt_chain_verify_from(&p, from,
+                                  from <= c->n_links ? c->links[from - 1].key
+                                                     : NULL,
+                                  m, len, FX_NOW, 60, mode);
+        FX_CHECK(p.n_links == from - 1 || rc == MT_OK,
+                 "a failure from a prefix changed it");
+        FX_CHECK(rc == full || (rc == MT_ERR_NOMEM || full == MT_ERR_NOMEM),
+                 "changed after %zu elements: %s from the prefix, %s in full",
+                 from, mt_strerror(rc), mt_strerror(full));
+        mt_chain_clear(&p);
+        free(m);
+    }
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -312,6 +418,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         fx_check_ok(&c, chain, len);
         fx_check_requests(&c, (mt_match_mode_t) mode);
+
+        if (mode == 0) {
+            fx_check_from(&c, chain, len, (mt_match_mode_t) mode, data, size);
+        }
 
         has_aud = 0;
 

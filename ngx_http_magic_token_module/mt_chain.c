@@ -456,11 +456,15 @@ mt_link_clear(mt_link_t *l)
 }
 
 
-/* one link, with the key the element before it (prev, pclaims) names */
+/*
+ * One link, with the key the element before it (prev, pclaims) names:
+ * key, imported from it before (borrowed), or NULL: imported now into
+ * l->key.
+ */
 static mt_err_t
-mt_link_verify(mt_link_t *l, const json_t *pclaims, const char *prev,
-    size_t prev_len, const char *s, size_t len, int64_t now,
-    int64_t leeway, mt_match_mode_t mode, int64_t *exp)
+mt_link_verify(mt_link_t *l, const json_t *pclaims, const mt_keyset_t *key,
+    const char *prev, size_t prev_len, const char *s, size_t len,
+    int64_t now, int64_t leeway, mt_match_mode_t mode, int64_t *exp)
 {
     json_t    *typ;
     mt_err_t   rc;
@@ -476,12 +480,16 @@ mt_link_verify(mt_link_t *l, const json_t *pclaims, const char *prev,
         return MT_ERR_MALFORMED;
     }
 
-    rc = mt_chain_cnf_key(pclaims, &l->key);
-    if (rc != MT_OK) {
-        return rc;
+    if (key == NULL) {
+        rc = mt_chain_cnf_key(pclaims, &l->key);
+        if (rc != MT_OK) {
+            return rc;
+        }
+
+        key = l->key;
     }
 
-    rc = mt_jws_verify(&l->jws, l->key, s, len);
+    rc = mt_jws_verify(&l->jws, key, s, len);
     if (rc != MT_OK) {
         goto failed;
     }
@@ -552,8 +560,6 @@ mt_err_t
 mt_chain_verify(mt_chain_t *c, const mt_keyset_t *ks, const char *token,
     size_t len, int64_t now, int64_t leeway, mt_match_mode_t mode)
 {
-    size_t           i;
-    int64_t          exp;
     mt_err_t         rc;
     mt_chain_elts_t  e;
 
@@ -573,12 +579,44 @@ mt_chain_verify(mt_chain_t *c, const mt_keyset_t *ks, const char *token,
     c->exp = (int64_t) json_integer_value(json_object_get(c->root.jws.claims,
                                                           "exp"));
 
-    for (i = 1; i < e.n; i++) {
+    rc = mt_chain_verify_from(c, 1, NULL, token, len, now, leeway, mode);
+    if (rc != MT_OK) {
+        mt_chain_clear(c);
+    }
+
+    return rc;
+}
+
+
+mt_err_t
+mt_chain_verify_from(mt_chain_t *c, size_t from, const mt_keyset_t *key,
+    const char *token, size_t len, int64_t now, int64_t leeway,
+    mt_match_mode_t mode)
+{
+    size_t           i;
+    int64_t          exp;
+    mt_err_t         rc;
+    mt_chain_elts_t  e;
+
+    rc = mt_chain_split(&e, token, len);
+    if (rc != MT_OK) {
+        return rc;
+    }
+
+    /* the elements c holds, and nothing more */
+    if (from == 0 || from > e.n || c->n_links != from - 1
+        || c->root.jws.claims == NULL)
+    {
+        return MT_ERR_INTERNAL;
+    }
+
+    for (i = from; i < e.n; i++) {
         exp = c->exp;
 
         rc = mt_link_verify(&c->links[i - 1], mt_chain_claims(c, i - 1),
-                            e.data[i - 1], e.len[i - 1], e.data[i], e.len[i],
-                            now, leeway, mode, &exp);
+                            i == from ? key : NULL, e.data[i - 1],
+                            e.len[i - 1], e.data[i], e.len[i], now, leeway,
+                            mode, &exp);
         if (rc != MT_OK) {
             goto failed;
         }
@@ -596,6 +634,7 @@ mt_chain_verify(mt_chain_t *c, const mt_keyset_t *ks, const char *token,
         goto failed;
     }
 
+    /* every element's max_further_links, the cached ones' too */
     for (i = 0; i < e.n && e.n > 1; i++) {
         rc = mt_chain_depth(mt_chain_claims(c, i), i, c->n_links);
         if (rc != MT_OK) {
@@ -607,7 +646,11 @@ mt_chain_verify(mt_chain_t *c, const mt_keyset_t *ks, const char *token,
 
 failed:
 
-    mt_chain_clear(c);
+    for (i = from - 1; i < c->n_links; i++) {
+        mt_link_clear(&c->links[i]);
+    }
+
+    c->n_links = from - 1;
 
     return rc;
 }
@@ -722,12 +765,23 @@ mt_chain_clear(mt_chain_t *c)
 {
     size_t  i;
 
-    for (i = 0; i < c->n_links; i++) {
+    /* elements 0 .. borrowed - 1 (the root first) are their owner's */
+    for (i = c->borrowed > 0 ? c->borrowed - 1 : 0; i < c->n_links; i++) {
         mt_link_clear(&c->links[i]);
     }
 
-    mt_token_clear(&c->root);
+    if (c->borrowed == 0) {
+        mt_token_clear(&c->root);
+    }
+
     memset(c, 0, sizeof(mt_chain_t));
+}
+
+
+void
+mt_chain_link_clear(mt_link_t *l)
+{
+    mt_link_clear(l);
 }
 
 

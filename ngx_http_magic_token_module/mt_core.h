@@ -934,6 +934,7 @@ typedef struct {
     size_t        n_links;
     mt_link_t     links[MT_CHAIN_MAX_LINKS];
     int64_t       exp;          /* the earliest exp of all elements */
+    size_t        borrowed;     /* elements (root first) owned elsewhere */
 } mt_chain_t;
 
 /* does the token hold a MT_CHAIN_SEP, i.e. is it a chain? */
@@ -948,6 +949,23 @@ int mt_chain_is_chain(const char *token, size_t len);
 mt_err_t mt_chain_verify(mt_chain_t *c, const mt_keyset_t *ks,
     const char *token, size_t len, int64_t now, int64_t leeway,
     mt_match_mode_t mode);
+
+/*
+ * Verify the links of token after its first "from" elements, which c
+ * holds verified (a cached prefix: its root, links[0 .. from - 2],
+ * n_links == from - 1, exp the earliest of theirs; c->borrowed says
+ * which of them c does not own).  key: the key element from - 1 names
+ * in "cnf", imported before, borrowed; NULL: imported from its claims.
+ * Then, as mt_chain_verify(): the last element names no key, every
+ * element's max_further_links holds.  On failure, the links it added
+ * are cleared and c is as it was.
+ */
+mt_err_t mt_chain_verify_from(mt_chain_t *c, size_t from,
+    const mt_keyset_t *key, const char *token, size_t len, int64_t now,
+    int64_t leeway, mt_match_mode_t mode);
+
+/* frees a link's state (a cached element's), not l itself */
+void mt_chain_link_clear(mt_link_t *l);
 
 /* the "aud" of every link must name one of n accepted audiences (n == 0
  * accepts none); the root's is the caller's (mt_claims_check_audience) */

@@ -68,6 +68,7 @@ struct ngx_http_magic_token_cache_entry_s {
     uint64_t                hash;
     size_t                  len;
     u_char                 *data;      /* the token: len bytes after this */
+    size_t                  own;       /* a chain's element: its bytes */
     const mt_keyset_t      *keys;
     ngx_uint_t              scope_match;
     time_t                  leeway;
@@ -79,6 +80,16 @@ struct ngx_http_magic_token_cache_entry_s {
     unsigned                hits:4;     /* up to ..._JIT_HITS */
 
     mt_token_t              token;
+
+    /*
+     * An element of a chain (the chains' part, below): the
+     * entry of the prefix before it (one reference), its link (NULL for
+     * the root, which is token), the key it names when open.
+     */
+    ngx_http_magic_token_cache_entry_t  *parent;
+    mt_link_t              *link;
+    mt_keyset_t            *next_key;
+    ngx_uint_t              depth;     /* 0: the root */
 };
 
 
@@ -108,7 +119,7 @@ static ngx_http_magic_token_cache_state_t *ngx_http_magic_token_cache_state(
     ngx_http_magic_token_cache_t *cache, ngx_log_t *log);
 static ngx_http_magic_token_cache_entry_t **ngx_http_magic_token_cache_find(
     ngx_http_magic_token_cache_state_t *st, uint64_t hash,
-    ngx_http_magic_token_ctx_t *ctx, ngx_uint_t *chain);
+    ngx_http_magic_token_ctx_t *ctx, ngx_str_t *raw, ngx_uint_t *chain);
 static void ngx_http_magic_token_cache_unlink(
     ngx_http_magic_token_cache_state_t *st,
     ngx_http_magic_token_cache_entry_t *e);
@@ -122,6 +133,22 @@ static void ngx_http_magic_token_cache_claims_cleanup(void *data);
 /* the JIT-compiled rules of the lists of this worker's entries */
 static size_t  ngx_http_magic_token_cache_jit_rules;
 static void ngx_http_magic_token_cache_cleanup(void *data);
+static ngx_uint_t ngx_http_magic_token_cache_split(ngx_str_t *raw,
+    size_t *ends);
+static ngx_http_magic_token_cache_entry_t *
+    ngx_http_magic_token_cache_chain_find(ngx_http_request_t *r,
+    ngx_http_magic_token_cache_t *cache, ngx_http_magic_token_ctx_t *ctx,
+    size_t *ends, ngx_uint_t n, ngx_uint_t *found);
+static ngx_http_magic_token_cache_entry_t *
+    ngx_http_magic_token_cache_element(ngx_http_request_t *r,
+    ngx_http_magic_token_cache_t *cache, ngx_http_magic_token_ctx_t *ctx,
+    size_t len, ngx_http_magic_token_cache_entry_t *parent, mt_link_t *link);
+static ngx_http_magic_token_cache_entry_t *ngx_http_magic_token_cache_insert(
+    ngx_http_request_t *r, ngx_http_magic_token_cache_t *cache,
+    ngx_http_magic_token_ctx_t *ctx, size_t len,
+    ngx_http_magic_token_cache_entry_t *parent, time_t now);
+static ngx_uint_t ngx_http_magic_token_cache_equal(
+    ngx_http_magic_token_cache_entry_t *e, ngx_str_t *raw);
 
 
 /* magic_token_cache off | [zone=name] [size=N] [ttl=time] */
@@ -312,8 +339,10 @@ ngx_http_magic_token_cache_local(ngx_http_request_t *r,
 
     hash = ngx_http_magic_token_cache_hash(st->seed, &ctx->raw);
 
-    pe = ngx_http_magic_token_cache_find(st, hash, ctx, NULL);
-    if (pe == NULL) {
+    pe = ngx_http_magic_token_cache_find(st, hash, ctx, &ctx->raw, NULL);
+
+    /* an attenuable root, kept for its chains: refused alone, verified */
+    if (pe == NULL || (*pe)->next_key != NULL) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "magic_token cache miss (token %s)",
                        ngx_http_magic_token_id(ctx));
@@ -421,7 +450,9 @@ ngx_http_magic_token_cache_keep(ngx_http_request_t *r,
 
     hash = ngx_http_magic_token_cache_hash(st->seed, &ctx->raw);
 
-    if (ngx_http_magic_token_cache_find(st, hash, ctx, &chain) != NULL) {
+    if (ngx_http_magic_token_cache_find(st, hash, ctx, &ctx->raw, &chain)
+        != NULL)
+    {
         /* stored meanwhile by another request (limit_req delays) */
         return;
     }
@@ -469,6 +500,7 @@ ngx_http_magic_token_cache_keep(ngx_http_request_t *r,
 
     e->hash = hash;
     e->len = ctx->raw.len;
+    e->own = ctx->raw.len;
     e->data = (u_char *) (e + 1);
     ngx_memcpy(e->data, ctx->raw.data, ctx->raw.len);
     e->keys = ctx->keys;
@@ -478,6 +510,11 @@ ngx_http_magic_token_cache_keep(ngx_http_request_t *r,
     e->valid_from = valid_from;
     e->refs = 1;
     e->linked = 1;
+    e->hits = 0;
+    e->parent = NULL;
+    e->link = NULL;
+    e->next_key = NULL;
+    e->depth = 0;
 
     /*
      * The JOSE header is read by the verification only (alg, kid, crit),
@@ -799,7 +836,8 @@ ngx_http_magic_token_cache_hash(uint64_t seed, ngx_str_t *token)
  */
 static ngx_http_magic_token_cache_entry_t **
 ngx_http_magic_token_cache_find(ngx_http_magic_token_cache_state_t *st,
-    uint64_t hash, ngx_http_magic_token_ctx_t *ctx, ngx_uint_t *chain)
+    uint64_t hash, ngx_http_magic_token_ctx_t *ctx, ngx_str_t *raw,
+    ngx_uint_t *chain)
 {
     ngx_uint_t                            n;
     ngx_http_magic_token_cache_entry_t  **pe, *e;
@@ -811,11 +849,11 @@ ngx_http_magic_token_cache_find(ngx_http_magic_token_cache_state_t *st,
         n++;
 
         if (e->hash == hash
-            && e->len == ctx->raw.len
+            && e->len == raw->len
             && e->keys == ctx->keys
             && e->scope_match == ctx->scope_match
             && e->leeway == ctx->leeway
-            && ngx_memcmp(e->data, ctx->raw.data, e->len) == 0)
+            && ngx_http_magic_token_cache_equal(e, raw))
         {
             return pe;
         }
@@ -826,6 +864,30 @@ ngx_http_magic_token_cache_find(ngx_http_magic_token_cache_state_t *st,
     }
 
     return NULL;
+}
+
+
+/*
+ * Every byte: an entry holds its own (a token's, or a chain element's
+ * with the '~' before it), the entries before it the rest.
+ */
+static ngx_uint_t
+ngx_http_magic_token_cache_equal(ngx_http_magic_token_cache_entry_t *e,
+    ngx_str_t *raw)
+{
+    size_t  end;
+
+    for (end = raw->len; e != NULL; e = e->parent) {
+        if (e->own > end
+            || ngx_memcmp(e->data, raw->data + end - e->own, e->own) != 0)
+        {
+            return 0;
+        }
+
+        end -= e->own;
+    }
+
+    return end == 0;
 }
 
 
@@ -857,12 +919,28 @@ ngx_http_magic_token_cache_unlink(ngx_http_magic_token_cache_state_t *st,
 static void
 ngx_http_magic_token_cache_free_entry(ngx_http_magic_token_cache_entry_t *e)
 {
+    ngx_http_magic_token_cache_entry_t  *parent;
+
+    parent = e->parent;
+
+    if (e->link != NULL) {
+        mt_chain_link_clear(e->link);
+        ngx_free(e->link);
+    }
+
+    mt_keyset_free(e->next_key);
+
     /* frees claims and rules, wipes the credential */
     mt_token_clear(&e->token);
     /* the token's bytes too: a bearer token */
     ngx_explicit_memzero(e, sizeof(ngx_http_magic_token_cache_entry_t)
-                            + e->len);
+                            + e->own);
     ngx_free(e);
+
+    /* the prefix lives as long as its longest cached chain */
+    if (parent != NULL && --parent->refs == 0 && !parent->linked) {
+        ngx_http_magic_token_cache_free_entry(parent);
+    }
 }
 
 
@@ -893,4 +971,423 @@ ngx_http_magic_token_cache_cleanup(void *data)
     ngx_free(st);
 
     cache->state = NULL;
+}
+
+
+
+/*
+ * Chains (docs/attenuation.md).  Every element of a chain that passed
+ * is an entry of its own under the bytes of the chain up to it: the
+ * root (its token, decrypted), then one per link (the verified link:
+ * claims, compiled rules), each holding a reference to the entry before
+ * it.  An open element keeps the key its "cnf" names, imported, for the
+ * next link.  The same chain again is a hit (its last, closed, entry);
+ * a new chain on a cached prefix verifies its new links only.  The
+ * entry's times are those of all its elements: the earliest exp, the
+ * latest nbf/iat.  Memory: an entry and a link per element, whatever
+ * the number of chains sharing a prefix; size= bounds them all.
+ */
+
+
+/*
+ * NGX_OK: the whole chain is cached, ctx and c borrow it (HIT);
+ * NGX_DECLINED: c holds the longest cached prefix (c->borrowed elements,
+ * *key the key its last names) or nothing (c->borrowed == 0): verify
+ * the rest.  ctx->raw and the settings are set.
+ */
+ngx_int_t
+ngx_http_magic_token_cache_chain_lookup(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx,
+    mt_chain_t *c, const mt_keyset_t **key)
+{
+    size_t                               ends[MT_CHAIN_MAX_LINKS + 1];
+    ngx_uint_t                           n, found;
+    ngx_http_magic_token_cache_entry_t  *e, *p;
+
+    *key = NULL;
+    ctx->cache_status = NGX_HTTP_MAGIC_TOKEN_CACHE_MISS;
+
+    n = ngx_http_magic_token_cache_split(&ctx->raw, ends);
+    if (n == 0) {
+        return NGX_DECLINED;        /* the verification refuses it */
+    }
+
+    e = ngx_http_magic_token_cache_chain_find(r, mlcf->cache, ctx, ends, n,
+                                              &found);
+    if (e == NULL) {
+        return NGX_DECLINED;
+    }
+
+    /* the elements, borrowed: links in order, the root's token */
+    for (p = e; p->depth > 0; p = p->parent) {
+        c->links[p->depth - 1] = *p->link;
+        c->links[p->depth - 1].key = NULL;
+    }
+
+    c->root = p->token;
+    c->n_links = e->depth;
+    c->borrowed = e->depth + 1;
+    c->exp = (int64_t) e->expires;
+
+    e->refs++;
+    ctx->cache_entry = e;
+    ctx->token = p->token;
+    ctx->decrypted = 1;         /* the root's credential, once */
+
+    if (found < n) {
+        *key = e->next_key;
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "magic_token cache prefix of %ui elements of %ui",
+                       found, n);
+        return NGX_DECLINED;
+    }
+
+    ctx->cache_status = NGX_HTTP_MAGIC_TOKEN_CACHE_HIT;
+    ctx->verified = 1;
+    ctx->error = MT_OK;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "magic_token cache hit (chain of %ui links, token %s)",
+                   e->depth, ngx_http_magic_token_id(ctx));
+
+    return NGX_OK;
+}
+
+
+/* the end of every element in raw; 0: not a chain the cache can hold */
+static ngx_uint_t
+ngx_http_magic_token_cache_split(ngx_str_t *raw, size_t *ends)
+{
+    u_char      *p, *last;
+    ngx_uint_t   n;
+
+    n = 0;
+    last = raw->data + raw->len;
+
+    for (p = raw->data;
+         (p = memchr(p, MT_CHAIN_SEP, (size_t) (last - p))) != NULL;
+         p++)
+    {
+        if (n == MT_CHAIN_MAX_LINKS) {
+            return 0;
+        }
+
+        ends[n++] = (size_t) (p - raw->data);
+    }
+
+    ends[n++] = raw->len;
+
+    return n;
+}
+
+
+/*
+ * The longest cached prefix that can be used: the whole chain (closed),
+ * or a prefix whose last element is open; *found: its elements.
+ */
+static ngx_http_magic_token_cache_entry_t *
+ngx_http_magic_token_cache_chain_find(ngx_http_request_t *r,
+    ngx_http_magic_token_cache_t *cache, ngx_http_magic_token_ctx_t *ctx,
+    size_t *ends, ngx_uint_t n, ngx_uint_t *found)
+{
+    time_t                                now;
+    ngx_str_t                             s;
+    ngx_uint_t                            k;
+    ngx_http_magic_token_cache_entry_t  **pe, *e;
+    ngx_http_magic_token_cache_state_t   *st;
+
+    st = ngx_http_magic_token_cache_state(cache, r->connection->log);
+    if (st == NULL) {
+        return NULL;
+    }
+
+    now = ngx_time();
+    s.data = ctx->raw.data;
+
+    for (k = n; k > 0; k--) {
+        s.len = ends[k - 1];
+
+        pe = ngx_http_magic_token_cache_find(
+                 st, ngx_http_magic_token_cache_hash(st->seed, &s), ctx, &s,
+                 NULL);
+        if (pe == NULL) {
+            continue;
+        }
+
+        e = *pe;
+
+        if (now >= e->expires || now < e->valid_from) {
+            ngx_http_magic_token_cache_unlink(st, e);
+            continue;
+        }
+
+        /* a cached element of another depth cannot be: no '~' in one */
+        if (e->depth != k - 1 || (k == 1 && e->next_key == NULL)) {
+            return NULL;
+        }
+
+        /* the whole chain closed, a prefix open: else verify and refuse */
+        if ((k == n) != (e->next_key == NULL)) {
+            return NULL;
+        }
+
+        ngx_queue_remove(&e->queue);
+        ngx_queue_insert_head(&st->lru, &e->queue);
+
+        *found = k;
+
+        return e;
+    }
+
+    return NULL;
+}
+
+
+/*
+ * A chain that passed: its elements not cached yet become entries, the
+ * request borrows them.  ctx->cache_entry, when set, is the prefix the
+ * chain was verified from; a hit stores nothing.  Failures only mean
+ * that less is cached.
+ */
+void
+ngx_http_magic_token_cache_chain_store(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx)
+{
+    size_t                               ends[MT_CHAIN_MAX_LINKS + 1];
+    ngx_uint_t                           n, i;
+    mt_chain_t                          *c;
+    ngx_http_magic_token_cache_entry_t  *e, *prev;
+
+    c = ctx->chain;
+
+    if (ctx->cache_status == NGX_HTTP_MAGIC_TOKEN_CACHE_HIT
+        || !ctx->verified || !ctx->decrypted || ctx->error != MT_OK)
+    {
+        return;
+    }
+
+    n = ngx_http_magic_token_cache_split(&ctx->raw, ends);
+    if (n != c->n_links + 1) {
+        return;
+    }
+
+    prev = ctx->cache_entry;
+    i = (prev != NULL) ? prev->depth + 1 : 0;
+
+    if (i != c->borrowed) {
+        return;
+    }
+
+    for ( /* void */ ; i < n; i++) {
+        e = ngx_http_magic_token_cache_element(r, mlcf->cache, ctx, ends[i],
+                                               prev,
+                                               i > 0 ? &c->links[i - 1]
+                                                     : NULL);
+        if (e == NULL) {
+            break;
+        }
+
+        /* the element now borrowed; the key it names kept with it */
+        if (i < c->n_links) {
+            e->next_key = c->links[i].key;
+            c->links[i].key = NULL;
+        }
+
+        c->borrowed = i + 1;
+        prev = e;               /* our reference, the next one's parent */
+    }
+
+    /* the request's reference: the longest cached prefix, or the chain */
+    ctx->cache_entry = prev;
+
+    if (prev != NULL) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "magic_token cache store (chain, %ui of %ui elements)",
+                       prev->depth + 1, n);
+    }
+}
+
+
+/*
+ * An entry for element (the root when link is NULL: ctx->token moves
+ * into it) of the chain's first len bytes, after parent, whose
+ * reference it takes; NULL: not cached (a bound, a time, memory).
+ */
+static ngx_http_magic_token_cache_entry_t *
+ngx_http_magic_token_cache_element(ngx_http_request_t *r,
+    ngx_http_magic_token_cache_t *cache, ngx_http_magic_token_ctx_t *ctx,
+    size_t len, ngx_http_magic_token_cache_entry_t *parent, mt_link_t *link)
+{
+    time_t                               now, expires, valid_from;
+    json_t                              *v;
+    mt_link_t                           *l;
+    json_int_t                           t;
+    ngx_uint_t                           i;
+    ngx_http_magic_token_cache_entry_t  *e;
+
+    static const char  *starts[] = { "nbf", "iat" };
+
+    now = ngx_time();
+
+    if (link == NULL) {
+        if (ngx_http_magic_token_cache_times(ctx, now, &expires,
+                                             &valid_from)
+            != NGX_OK)
+        {
+            return NULL;
+        }
+
+        if (cache->ttl && expires - now > cache->ttl) {
+            expires = now + cache->ttl;
+        }
+
+    } else {
+        /* the prefix's times, narrowed by the link's (integers, checked) */
+        expires = parent->expires;
+        valid_from = parent->valid_from;
+
+        v = json_object_get(link->jws.claims, "exp");
+
+        if (v != NULL) {
+            t = json_integer_value(v);
+
+            if (t <= (json_int_t) now) {
+                return NULL;    /* valid by the leeway only */
+            }
+
+            if (t < (json_int_t) expires) {
+                expires = (time_t) t;
+            }
+        }
+
+        for (i = 0; i < 2; i++) {
+            v = json_object_get(link->jws.claims, starts[i]);
+
+            if (v != NULL) {
+                t = json_integer_value(v) - (json_int_t) ctx->leeway;
+
+                if (t > (json_int_t) valid_from) {
+                    valid_from = t > (json_int_t) NGX_MAX_TIME_T_VALUE
+                                 ? NGX_MAX_TIME_T_VALUE : (time_t) t;
+                }
+            }
+        }
+    }
+
+    l = NULL;
+
+    if (link != NULL) {
+        l = ngx_alloc(sizeof(mt_link_t), r->connection->log);
+        if (l == NULL) {
+            return NULL;
+        }
+    }
+
+    e = ngx_http_magic_token_cache_insert(r, cache, ctx, len, parent, now);
+    if (e == NULL) {
+        ngx_free(l);
+        return NULL;
+    }
+
+    e->expires = expires;
+    e->valid_from = valid_from;
+    e->parent = parent;
+    e->depth = (parent != NULL) ? parent->depth + 1 : 0;
+
+    if (link == NULL) {
+        e->token = ctx->token;          /* ctx now borrows it */
+
+    } else {
+        *l = *link;                     /* the request's copy borrows it */
+        l->key = NULL;
+        e->link = l;
+    }
+
+    return e;
+}
+
+
+/*
+ * A new, empty entry for the first len bytes of ctx->raw, linked; it
+ * holds the bytes after parent's only.
+ */
+static ngx_http_magic_token_cache_entry_t *
+ngx_http_magic_token_cache_insert(ngx_http_request_t *r,
+    ngx_http_magic_token_cache_t *cache, ngx_http_magic_token_ctx_t *ctx,
+    size_t len, ngx_http_magic_token_cache_entry_t *parent, time_t now)
+{
+    size_t                                own;
+    uint64_t                              hash;
+    ngx_str_t                             s;
+    ngx_uint_t                            i, chain;
+    ngx_queue_t                          *q;
+    ngx_http_magic_token_cache_entry_t   *e;
+    ngx_http_magic_token_cache_state_t   *st;
+
+    st = ngx_http_magic_token_cache_state(cache, r->connection->log);
+    if (st == NULL) {
+        return NULL;
+    }
+
+    s.data = ctx->raw.data;
+    s.len = len;
+    hash = ngx_http_magic_token_cache_hash(st->seed, &s);
+
+    /* stored meanwhile, or a hash chain kept short */
+    if (ngx_http_magic_token_cache_find(st, hash, ctx, &s, &chain) != NULL
+        || chain >= NGX_HTTP_MAGIC_TOKEN_CACHE_CHAIN)
+    {
+        return NULL;
+    }
+
+    for (i = 0; i < NGX_HTTP_MAGIC_TOKEN_CACHE_SWEEP; i++) {
+        if (ngx_queue_empty(&st->lru)) {
+            break;
+        }
+
+        q = ngx_queue_last(&st->lru);
+        e = ngx_queue_data(q, ngx_http_magic_token_cache_entry_t, queue);
+
+        if (now < e->expires) {
+            break;
+        }
+
+        ngx_http_magic_token_cache_unlink(st, e);
+    }
+
+    while (st->count >= cache->size) {
+        q = ngx_queue_last(&st->lru);
+        e = ngx_queue_data(q, ngx_http_magic_token_cache_entry_t, queue);
+        ngx_http_magic_token_cache_unlink(st, e);
+    }
+
+    own = len - (parent != NULL ? parent->len : 0);
+
+    e = ngx_alloc(sizeof(ngx_http_magic_token_cache_entry_t) + own,
+                  r->connection->log);
+    if (e == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(e, sizeof(ngx_http_magic_token_cache_entry_t));
+
+    e->hash = hash;
+    e->len = len;
+    e->own = own;
+    e->data = (u_char *) (e + 1);
+    ngx_memcpy(e->data, s.data + len - own, own);
+    e->keys = ctx->keys;
+    e->scope_match = ctx->scope_match;
+    e->leeway = ctx->leeway;
+    e->refs = 1;
+    e->linked = 1;
+
+    i = hash & st->mask;
+    e->next = st->buckets[i];
+    st->buckets[i] = e;
+    ngx_queue_insert_head(&st->lru, &e->queue);
+    st->count++;
+
+    return e;
 }

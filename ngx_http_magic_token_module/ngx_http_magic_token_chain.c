@@ -7,8 +7,10 @@
  * link with the key the element before it names (mt_chain.c).  The
  * root goes to ctx->token, where everything else expects a token; the
  * links stay in ctx->chain, and every one of them must allow the
- * request.  Chains are not kept in magic_token_cache: a hit would skip
- * the links.
+ * request.  With magic_token_cache, a chain seen before is borrowed
+ * from the cache, and a chain on a cached prefix verifies its new links
+ * only (ngx_http_magic_token_cache.c); the links' checks
+ * (ngx_http_magic_token_chain_check) run on every request all the same.
  */
 
 
@@ -32,8 +34,10 @@ ngx_http_magic_token_chain_verify(ngx_http_request_t *r,
     ngx_str_t *token)
 {
     mt_err_t             rc;
+    ngx_int_t            hit;
     mt_chain_t          *chain;
     ngx_pool_cleanup_t  *cln;
+    const mt_keyset_t   *key;
 
     /* freed with the request: variables may point into its root */
     cln = ngx_pool_cleanup_add(r->pool, sizeof(mt_chain_t));
@@ -45,9 +49,32 @@ ngx_http_magic_token_chain_verify(ngx_http_request_t *r,
     ngx_memzero(chain, sizeof(mt_chain_t));
     cln->handler = ngx_http_magic_token_chain_cleanup;
 
-    rc = mt_chain_verify(chain, mlcf->keys, (char *) token->data, token->len,
-                         (int64_t) ngx_time(), (int64_t) mlcf->leeway,
-                         (mt_match_mode_t) mlcf->scope_match);
+    key = NULL;
+
+    if (mlcf->cache) {
+        hit = ngx_http_magic_token_cache_chain_lookup(r, mlcf, ctx, chain,
+                                                      &key);
+        if (hit == NGX_OK) {
+            ctx->chain = chain;
+            return NGX_OK;
+        }
+    }
+
+    if (chain->borrowed > 0) {
+        /* a cached prefix: its last element's key, its links borrowed */
+        rc = mt_chain_verify_from(chain, chain->borrowed, key,
+                                  (char *) token->data, token->len,
+                                  (int64_t) ngx_time(),
+                                  (int64_t) mlcf->leeway,
+                                  (mt_match_mode_t) mlcf->scope_match);
+
+    } else {
+        rc = mt_chain_verify(chain, mlcf->keys, (char *) token->data,
+                             token->len, (int64_t) ngx_time(),
+                             (int64_t) mlcf->leeway,
+                             (mt_match_mode_t) mlcf->scope_match);
+    }
+
     if (rc == MT_ERR_NOMEM) {
         return NGX_ERROR;
     }
@@ -56,12 +83,19 @@ ngx_http_magic_token_chain_verify(ngx_http_request_t *r,
     ctx->verified = (rc == MT_OK);
 
     if (rc != MT_OK) {
+        /* the prefix goes back; the root was not the request's */
+        ngx_http_magic_token_cache_release(ctx);
+        ctx->decrypted = 0;
+        mt_chain_clear(chain);
         return NGX_OK;
     }
 
     /* the root is the request's token; the chain keeps the links */
-    ctx->token = chain->root;
-    ngx_memzero(&chain->root, sizeof(mt_token_t));
+    if (chain->borrowed == 0) {
+        ctx->token = chain->root;
+        ngx_memzero(&chain->root, sizeof(mt_token_t));
+    }
+
     ctx->chain = chain;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,

@@ -656,8 +656,10 @@ decrypt:
         ctx->decrypted = 1;
     }
 
-    /* a chain's links are verified every time: never cached */
-    if (mlcf->cache && ctx->chain == NULL) {
+    if (mlcf->cache && ctx->chain != NULL) {
+        ngx_http_magic_token_cache_chain_store(r, mlcf, ctx);
+
+    } else if (mlcf->cache) {
         ngx_http_magic_token_cache_store(r, mlcf, ctx);
     }
 

@@ -262,6 +262,11 @@ void ngx_http_magic_token_shcache_store(ngx_http_request_t *r,
     ngx_http_magic_token_ctx_t *ctx, time_t expires);
 void ngx_http_magic_token_cache_release(ngx_http_magic_token_ctx_t *ctx);
 mt_rules_intern_t *ngx_http_magic_token_intern(ngx_http_request_t *r);
+ngx_int_t ngx_http_magic_token_cache_chain_lookup(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx,
+    mt_chain_t *c, const mt_keyset_t **key);
+void ngx_http_magic_token_cache_chain_store(ngx_http_request_t *r,
+    ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
 ngx_int_t ngx_http_magic_token_cache_times(ngx_http_magic_token_ctx_t *ctx,
     time_t now, time_t *expires, time_t *valid_from);
 

@@ -947,6 +947,154 @@ test_mint_and_links(void)
 }
 
 
+/*
+ * A cached prefix (what the module keeps: elements borrowed from a
+ * verified chain, the key the last one names) and new links after it.
+ */
+static mt_err_t
+from_prefix(mt_chain_t *full, size_t from, const mt_keyset_t *key,
+    const char *chain, const char *method, const char *path)
+{
+    size_t       i, mlen;
+    mt_err_t     rc;
+    mt_chain_t   c;
+    const char  *m;
+
+    memset(&c, 0, sizeof(c));
+    c.root = full->root;
+    c.exp = full->exp;
+
+    for (i = 0; i + 1 < from; i++) {
+        c.links[i] = full->links[i];
+    }
+
+    c.n_links = from - 1;
+    c.borrowed = from;
+
+    rc = mt_chain_verify_from(&c, from, key, chain, strlen(chain), NOW, 0,
+                              MT_MATCH_FULL);
+
+    if (rc != MT_OK) {
+        ok(c.n_links == from - 1 && c.borrowed == from
+           && c.root.jws.claims == full->root.jws.claims,
+           "a failure leaves the prefix as it was");
+        return rc;
+    }
+
+    if (method != NULL) {
+        rc = mt_chain_authorize(&c, named, 1, MT_MATCH_FULL, method,
+                                strlen(method), path, strlen(path), &m,
+                                &mlen);
+    }
+
+    mt_chain_clear(&c);          /* the new links only */
+
+    return rc;
+}
+
+
+static void
+test_from_prefix(void)
+{
+    char        *r, *a1, *a2, *b2, *t, *u, *e2, *o1, *o2;
+    mt_chain_t   full;
+
+    /* R(open, k0) ~ A1(open, k1) ~ A2 */
+    r = root(json_object(), 0);
+    a1 = link_(strdup(r), 0, allowed("GET /repos/acme/web/.*"), 1);
+    a2 = link_(strdup(a1), 1, allowed("GET /repos/acme/web/issues"), -1);
+
+    is_int(mt_chain_verify(&full, proxy, a2, strlen(a2), NOW, 0,
+                           MT_MATCH_FULL), MT_OK, "the full chain verifies");
+
+    /* R~A1 cached: a new last link, with the key A1 named */
+    b2 = link_(strdup(a1), 1, allowed("GET /repos/acme/web/pulls"), -1);
+    is_int(from_prefix(&full, 2, full.links[1].key, b2, "GET",
+                       "/repos/acme/web/pulls"), MT_OK,
+           "a new link on a cached prefix");
+    is_int(from_prefix(&full, 2, full.links[1].key, b2, "GET",
+                       "/repos/acme/web/issues"), MT_ERR_SCOPE_DENIED,
+           "its own restriction holds");
+    is_int(from_prefix(&full, 2, full.links[1].key, b2, "GET",
+                       "/repos/acme/api"), MT_ERR_SCOPE_DENIED,
+           "and the cached link's");
+    is_int(from_prefix(&full, 2, NULL, b2, "GET", "/repos/acme/web/pulls"),
+           MT_OK, "the key imported from the claims: the same");
+
+    /* the same bytes as the full chain: nothing new to verify */
+    is_int(from_prefix(&full, 3, NULL, a2, "GET", "/repos/acme/web/issues"),
+           MT_OK, "from the whole chain: no link left to verify");
+
+    /* a link signed by another key than the one A1 names */
+    t = link_(strdup(a1), 2, allowed("GET /.*"), -1);
+    ok(from_prefix(&full, 2, full.links[1].key, t, NULL, NULL) != MT_OK,
+       "a new link by another key is refused");
+    free(t);
+
+    /* the prefix's key given, a link spliced from another chain */
+    o1 = link_(root(json_object(), 0), 0, json_object(), 1);
+    o2 = link_(strdup(o1), 1, json_object(), -1);
+    e2 = element(o2, 2);
+    t = cat(a1, e2);
+    ok(from_prefix(&full, 2, full.links[1].key, t, NULL, NULL) != MT_OK,
+       "a link spliced from another chain (same key) is refused");
+    free(t);
+    free(e2);
+    free(o1);
+    free(o2);
+
+    /* a tampered new link: its signature's last character */
+    t = strdup(b2);
+    u = t + strlen(t) - 2;
+    *u = *u == 'A' ? 'B' : 'A';
+    ok(from_prefix(&full, 2, full.links[1].key, t, NULL, NULL) != MT_OK,
+       "a tampered new link is refused");
+    free(t);
+
+    /* an open last element from a prefix is refused */
+    t = link_(strdup(a1), 1, json_object(), 2);
+    is_int(from_prefix(&full, 2, full.links[1].key, t, NULL, NULL),
+           MT_ERR_INVALID_CLAIMS, "an open last link is refused");
+    free(t);
+
+    /* more than the cached elements hold */
+    is_int(from_prefix(&full, 4, NULL, a2, NULL, NULL), MT_ERR_INTERNAL,
+           "a prefix longer than the chain");
+
+    /* two new links after the root */
+    t = link_(strdup(r), 0, json_object(), 1);
+    t = link_(t, 1, allowed("GET /repos/acme/web/x"), -1);
+    is_int(from_prefix(&full, 1, full.links[0].key, t, "GET",
+                       "/repos/acme/web/x"), MT_OK,
+           "two new links after a cached root");
+    free(t);
+
+    mt_chain_clear(&full);
+    free(b2);
+
+    /* the prefix's max_further_links counts the new links too */
+    free(r);
+    r = root(json_pack("{s:i}", "max_further_links", 1), 0);
+    free(a1);
+    a1 = link_(strdup(r), 0, json_object(), 1);
+    free(a2);
+    a2 = link_(strdup(r), 0, json_object(), -1);
+
+    is_int(mt_chain_verify(&full, proxy, a2, strlen(a2), NOW, 0,
+                           MT_MATCH_FULL), MT_OK, "one link under a root "
+           "that allows one");
+    t = link_(strdup(a1), 1, json_object(), -1);
+    is_int(from_prefix(&full, 1, full.links[0].key, t, NULL, NULL),
+           MT_ERR_INVALID_CLAIMS, "max_further_links of a cached root");
+    free(t);
+    mt_chain_clear(&full);
+
+    free(r);
+    free(a1);
+    free(a2);
+}
+
+
 int
 main(void)
 {
@@ -989,6 +1137,7 @@ main(void)
     test_bounds();
     test_credential_and_jwk();
     test_mint_and_links();
+    test_from_prefix();
 
     mt_rules_free(named[0].rules[0]);
     mt_rules_free(named[0].rules[1]);
