@@ -8,11 +8,29 @@
  *       N distinct RS256 tokens (OAEP credential to the same key,
  *       "allowed": ["GET /.*"], exp in one day) on stdout, one a line.
  *
+ *   mt_bench mint5 KEY.pem N
+ *       the same with five "allowed" entries and a sub (1.1 kB tokens),
+ *       the same five in every token.
+ *
+ *   mt_bench mint5u KEY.pem N
+ *       the same, but the fourth entry names the token's number: every
+ *       token has rules of its own (nothing to share, the worst case).
+ *
  *   mt_bench core SECONDS TOKENFILE KEY...
  *       what nginx does on the cold path, in a loop: mt_token_verify,
  *       mt_token_authorize, mt_token_decrypt, mt_token_clear.  KEY is a
  *       PEM/JWK file, or secret:FILE for an HMAC secret (trusted to sign
  *       credentials).
+ *
+ *   mt_bench restore SECONDS TOKENFILE
+ *       what a shared-cache hit (magic_token_cache zone=) costs the core:
+ *       the claims of the token's bytes and its rules, then
+ *       mt_token_clear; "restore" is mt_token_restore (all the claims,
+ *       "allowed" compiled every time), "restore-interned"
+ *       mt_token_restore_interned (the claims without the credential's
+ *       ciphertext, the rules from an intern table, mt_intern.c, where a
+ *       token like it, a cache entry, holds them).  TOKENFILE holds one
+ *       token.
  *
  *   mt_bench raw SECONDS KEY.pem TOKENFILE
  *       the bare OpenSSL operations of an RS256 token with an OAEP
@@ -179,12 +197,15 @@ load_keys(char **argv, int n)
 }
 
 
-/* wide: 5 "allowed" entries and a sub (a 1.2 kB token), else one */
+/*
+ * wide: 5 "allowed" entries and a sub (a 1.2 kB token), else one; 2: the
+ * fourth entry differs in every token
+ */
 static int
 cmd_mint(const char *keyfile, long n, int wide)
 {
     long            i;
-    char            err[256], *out, jti[32];
+    char            err[256], *out, jti[32], own[64];
     size_t          out_len;
     json_t         *claims;
     mt_keyset_t    *ks;
@@ -207,6 +228,8 @@ cmd_mint(const char *keyfile, long n, int wide)
 
     for (i = 0; i < n; i++) {
         snprintf(jti, sizeof(jti), "bench-%ld", i);
+        snprintf(own, sizeof(own), "PUT /v1/items/%s[a-z0-9-]+",
+                 wide == 2 ? jti : "");
 
         if (wide) {
             claims = json_pack("{s:I, s:I, s:[s,s,s,s,s], s:s, s:s}",
@@ -214,7 +237,7 @@ cmd_mint(const char *keyfile, long n, int wide)
                                "exp", (json_int_t) time(NULL) + 86400,
                                "allowed", "GET /v1/users/[0-9]+",
                                "POST /v1/items", "GET /v1/items/.*",
-                               "PUT /v1/items/[a-z0-9-]+", "GET /.*",
+                               own, "GET /.*",
                                "jti", jti, "sub", "service-account-0042");
         } else {
             claims = json_pack("{s:I, s:I, s:[s], s:s}",
@@ -289,6 +312,66 @@ cmd_core(double secs, const char *tokfile, char **keys, int nkeys)
     report("core", ops, t);
 
     mt_keyset_free(ks);
+    free(tok);
+
+    return 0;
+}
+
+
+static int
+cmd_restore(double secs, const char *tokfile)
+{
+    int                 interned;
+    long                ops;
+    char               *tok;
+    size_t              len;
+    double              t0, t;
+    mt_err_t            rc;
+    mt_token_t          held, t_;
+    mt_rules_intern_t  *in;
+
+    tok = read_file(tokfile, &len);
+
+    for (interned = 0; interned < 2; interned++) {
+        in = interned ? mt_rules_intern_new(1024) : NULL;
+
+        /* a cache entry of a token like it: its rules stay interned */
+        rc = mt_token_restore_interned(&held, tok, len, time(NULL), 0,
+                                       MT_MATCH_FULL, in);
+        if (rc != MT_OK) {
+            fprintf(stderr, "%s: %s\n", tokfile, mt_strerror(rc));
+            return 1;
+        }
+
+        ops = 0;
+        t0 = now_s();
+
+        do {
+            for (int i = 0; i < 50; i++) {
+                rc = interned
+                     ? mt_token_restore_interned(&t_, tok, len, time(NULL),
+                                                 0, MT_MATCH_FULL, in)
+                     : mt_token_restore(&t_, tok, len, time(NULL), 0,
+                                        MT_MATCH_FULL);
+                if (rc != MT_OK) {
+                    fprintf(stderr, "%s: %s\n", tokfile, mt_strerror(rc));
+                    return 1;
+                }
+
+                mt_token_clear(&t_);
+                ops++;
+            }
+
+            t = now_s() - t0;
+
+        } while (t < secs);
+
+        report(interned ? "restore-interned" : "restore", ops, t);
+
+        mt_token_clear(&held);
+        mt_rules_intern_free(in);
+    }
+
     free(tok);
 
     return 0;
@@ -1155,8 +1238,16 @@ main(int argc, char **argv)
         return cmd_mint(argv[2], atol(argv[3]), 1);
     }
 
+    if (argc == 4 && strcmp(argv[1], "mint5u") == 0) {
+        return cmd_mint(argv[2], atol(argv[3]), 2);
+    }
+
     if (argc >= 5 && strcmp(argv[1], "core") == 0) {
         return cmd_core(atof(argv[2]), argv[3], argv + 4, argc - 4);
+    }
+
+    if (argc == 4 && strcmp(argv[1], "restore") == 0) {
+        return cmd_restore(atof(argv[2]), argv[3]);
     }
 
     if (argc == 5 && strcmp(argv[1], "raw") == 0) {
@@ -1184,13 +1275,14 @@ main(int argc, char **argv)
     }
 
     fprintf(stderr,
-            "usage: mt_bench mint|mint5 KEY N\n"
+            "usage: mt_bench mint|mint5|mint5u KEY N\n"
             "       mt_bench scrub SECONDS\n"
             "       mt_bench dpop SECONDS\n"
             "       mt_bench chain SECONDS KEY\n"
             "       mt_bench chains KEY N\n"
             "       mt_bench dpoplist KEY N URL...\n"
             "       mt_bench core SECONDS TOKENFILE KEY|secret:FILE...\n"
+            "       mt_bench restore SECONDS TOKENFILE\n"
             "       mt_bench raw SECONDS KEY TOKENFILE\n");
 
     return 2;

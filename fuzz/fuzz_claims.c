@@ -12,7 +12,14 @@
  *      mt_token_authorize() against configured named scopes, and
  *      mt_token_decrypt() of the "token" claim (RSA-OAEP credential or
  *      JWE, with the fixture keys); mt_token_restore() of the same
- *      bytes gives verify's answer (the shared cache's path).
+ *      bytes gives verify's answer (the shared cache's path);
+ *      mt_token_verify_interned() and mt_token_restore_interned()
+ *      through one small intern table (mt_intern.c, 4 lists; the last
+ *      token of each mode kept, so that lists are shared across inputs)
+ *      give the same answers, and the same authorisations, as the plain
+ *      forms, the claims of the interned restore being verify's without
+ *      "token"; mt_json_cut_string_member() of a payload that parses
+ *      leaves every other member as it was.
  *
  * Properties: the token verifies only if the payload parses as an
  * object and passes mt_claims_check(); a failure leaves nothing behind;
@@ -26,6 +33,16 @@
 
 static mt_keyset_t       *ks;
 static mt_named_scope_t   named[3];
+static mt_rules_intern_t *intern;
+static mt_token_t         held[2];      /* per mode: lists stay interned */
+
+static const struct {
+    const char  *method;
+    const char  *path;
+} requests[] = {
+    { "GET", "/v1/items" }, { "POST", "/v1/items" },
+    { "DELETE", "/admin/" }, { "GET", "/V1/ITEMS" }
+};
 
 
 static void
@@ -72,7 +89,108 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     fx_named(&named[1], "write", write);
     fx_named(&named[2], "any", any);
 
+    intern = mt_rules_intern_new(4);
+    if (intern == NULL) {
+        fx_die("mt_rules_intern_new", NULL);
+    }
+
     return 0;
+}
+
+
+/* a token with interned rules answers every request as t does */
+static void
+fx_same_answers(const mt_token_t *t, const mt_token_t *v, int mode)
+{
+    size_t       i, tlen, vlen;
+    mt_err_t     trc, vrc;
+    const char  *tm, *vm;
+
+    FX_CHECK(mt_rules_count(t->rules) == mt_rules_count(v->rules),
+             "interned list of another length");
+
+    for (i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+        tm = vm = NULL;
+        tlen = vlen = 0;
+
+        trc = mt_token_authorize(t, named, 3, (mt_match_mode_t) mode,
+                                 requests[i].method,
+                                 strlen(requests[i].method),
+                                 requests[i].path, strlen(requests[i].path),
+                                 &tm, &tlen);
+        vrc = mt_token_authorize(v, named, 3, (mt_match_mode_t) mode,
+                                 requests[i].method,
+                                 strlen(requests[i].method),
+                                 requests[i].path, strlen(requests[i].path),
+                                 &vm, &vlen);
+
+        FX_CHECK(trc == vrc, "authorize %s, interned %s", mt_strerror(trc),
+                 mt_strerror(vrc));
+        FX_CHECK(trc != MT_OK
+                 || (tlen == vlen && memcmp(tm, vm, tlen) == 0),
+                 "interned rules matched another entry");
+    }
+}
+
+
+/* the same token through the intern table: the same answers */
+static void
+fx_interned(const char *tok, size_t tlen, const mt_token_t *t, mt_err_t rc,
+    int mode)
+{
+    mt_err_t    irc;
+    mt_token_t  v;
+
+    /* first: a list the table holds now stays there until the restore */
+    mt_token_clear(&held[mode]);
+
+    irc = mt_token_verify_interned(&v, ks, tok, tlen, FX_NOW, 60,
+                                   (mt_match_mode_t) mode, intern);
+    FX_CHECK(irc == rc, "interned verify %s, verify %s", mt_strerror(irc),
+             mt_strerror(rc));
+
+    if (irc != MT_OK) {
+        FX_CHECK(v.jws.claims == NULL && v.rules == NULL,
+                 "failed interned verify left state behind");
+        return;
+    }
+
+    fx_same_answers(t, &v, mode);
+
+    held[mode] = v;
+
+    irc = mt_token_restore_interned(&v, tok, tlen, FX_NOW, 60,
+                                    (mt_match_mode_t) mode, intern);
+    FX_CHECK(irc == MT_OK, "interned restore %s", mt_strerror(irc));
+
+    /*
+     * the claims of the verified token, less the credential's ciphertext
+     * when it is a string the text let cut (not written with escapes)
+     */
+    {
+        json_t  *lean;
+
+        lean = json_copy(t->jws.claims);
+        FX_CHECK(lean != NULL, "json_copy");
+
+        if (json_is_string(json_object_get(lean, "token"))) {
+            (void) json_object_del(lean, "token");
+        }
+
+        FX_CHECK(irc != MT_OK || json_equal(v.jws.claims, lean)
+                 || json_equal(v.jws.claims, t->jws.claims),
+                 "interned restore: other claims");
+        json_decref(lean);
+    }
+
+    if (mt_rules_intern_count(intern) < 4) {
+        FX_CHECK(v.rules == held[mode].rules, "the same entries not shared");
+    }
+
+    fx_same_answers(t, &v, mode);
+    mt_token_clear(&v);
+
+    FX_CHECK(mt_rules_intern_count(intern) <= 4, "the table passed its bound");
 }
 
 
@@ -90,6 +208,25 @@ fx_check_json(const uint8_t *data, size_t size, mt_err_t *parse_rc,
 
     *claims_rc = MT_ERR_INTERNAL;
 
+    /* any text: the cut reads within it, and keeps it or cuts a member */
+    {
+        char    *copy;
+        size_t   n;
+
+        copy = malloc(size ? size : 1);
+        FX_CHECK(copy != NULL, "malloc");
+        memcpy(copy, data, size);
+        n = size;
+
+        if (mt_json_cut_string_member(copy, &n, "token", 5) != 0) {
+            FX_CHECK(n == size, "a refused cut changed the length");
+        } else {
+            FX_CHECK(n < size, "a cut that cut nothing");
+        }
+
+        free(copy);
+    }
+
     *parse_rc = mt_json_parse_object(&claims, (const char *) data, size,
                                      MT_MAX_CLAIMS);
     if (*parse_rc != MT_OK) {
@@ -101,6 +238,37 @@ fx_check_json(const uint8_t *data, size_t size, mt_err_t *parse_rc,
     }
 
     FX_CHECK(json_is_object(claims), "parsed claims not an object");
+
+    /* the member cut of mt_token_restore_interned: the rest unchanged */
+    {
+        char    *cut;
+        size_t   cut_len;
+        json_t  *lean, *want;
+
+        cut = malloc(size ? size : 1);
+        FX_CHECK(cut != NULL, "malloc");
+        memcpy(cut, data, size);
+        cut_len = size;
+
+        if (mt_json_cut_string_member(cut, &cut_len, "token", 5) == 0) {
+            FX_CHECK(cut_len < size, "a cut that cut nothing");
+            FX_CHECK(json_is_string(json_object_get(claims, "token")),
+                     "cut a member that is not a string \"token\"");
+            FX_CHECK(mt_json_parse_object(&lean, cut, cut_len, MT_MAX_CLAIMS)
+                     == MT_OK, "the cut text does not parse");
+            want = json_copy(claims);
+            (void) json_object_del(want, "token");
+            FX_CHECK(json_equal(lean, want), "the cut changed other members");
+            json_decref(want);
+            json_decref(lean);
+
+        } else {
+            FX_CHECK(cut_len == size && memcmp(cut, data, size) == 0,
+                     "a refused cut changed the text");
+        }
+
+        free(cut);
+    }
     FX_CHECK(json_object_size(claims) <= MT_MAX_CLAIMS, "too many members");
 
     *claims_rc = mt_claims_check(claims, FX_NOW, 60);
@@ -144,13 +312,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mt_token_t            t;
     const char           *matched;
     static const char     header[] = "{\"alg\":\"HS256\",\"kid\":\"hs\"}";
-    static const struct {
-        const char  *method;
-        const char  *path;
-    } requests[] = {
-        { "GET", "/v1/items" }, { "POST", "/v1/items" },
-        { "DELETE", "/admin/" }, { "GET", "/V1/ITEMS" }
-    };
 
     fx_check_json(data, size, &parse_rc, &claims_rc);
 
@@ -186,6 +347,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
             mt_token_clear(&u);
         }
+
+        fx_interned(tok, tlen, &t, rc, mode);
 
         if (rc != MT_OK) {
             FX_CHECK(t.jws.claims == NULL && t.rules == NULL

@@ -113,6 +113,18 @@ mt_err_t mt_json_parse_object(json_t **out, const char *buf, size_t len,
 mt_err_t mt_json_claim_string(const json_t *value, char **out,
     size_t *out_len);
 
+/*
+ * Cut the top-level member name, whose value is a string, out of the
+ * text of a JSON object, in place (*len shrinks): for text that parsed
+ * before as an object without duplicate members (attested bytes), to
+ * parse it again without a member nobody reads.  -1 when the text is not
+ * as simple as that (no such member, the name written with escapes,
+ * another type of value, the name twice, anything unexpected): buf is
+ * left as it was, to be parsed whole.
+ */
+int mt_json_cut_string_member(char *buf, size_t *len, const char *name,
+    size_t name_len);
+
 
 /* ---- keys (mt_keys.c) -------------------------------------------- */
 
@@ -268,6 +280,14 @@ void mt_jws_clear(mt_jws_t *jws);
  */
 mt_err_t mt_jws_claims_attested(mt_jws_t *jws, const char *token,
     size_t len);
+
+/*
+ * The same without the claim cut (a string claim nobody will read, e.g.
+ * the credential's ciphertext: half of a token's JSON to parse), when
+ * the text lets mt_json_cut_string_member() cut it; with it otherwise.
+ */
+mt_err_t mt_jws_claims_attested_cut(mt_jws_t *jws, const char *token,
+    size_t len, const char *cut);
 
 /* low level: signature check of signing input with one key */
 mt_err_t mt_jws_verify_signature(const mt_key_t *key, mt_alg_t alg,
@@ -434,6 +454,51 @@ mt_err_t mt_rules_match_with(const mt_rules_t *rules, mt_matcher_t *m,
  */
 size_t mt_rules_jit(mt_rules_t *rules);
 
+/*
+ * The same, counted in *count: + the rules compiled now, - all of the
+ * list's when its last user frees it (a shared list is counted once).
+ */
+size_t mt_rules_jit_counted(mt_rules_t *rules, size_t *count);
+
+
+/*
+ * Interned rule lists (mt_intern.c): tokens whose "allowed" entries are
+ * the same, in the same match mode, share one compiled mt_rules_t.  The
+ * table is an object its caller owns (one per nginx worker); it holds
+ * only lists some token uses, at most max of them, and never owns one:
+ * each user holds a reference (mt_rules_free drops it) and the last one
+ * takes the list out of the table.  The entries are compared in full
+ * (mode, count, every entry's bytes); the seeded hash only finds.  A
+ * list shared this way is never changed: no mt_rules_add() on it.
+ */
+typedef struct mt_rules_intern_s  mt_rules_intern_t;
+
+/* NULL when out of memory; max >= 1 */
+mt_rules_intern_t *mt_rules_intern_new(size_t max);
+
+/* lists still in use leave the table and are freed by their last user */
+void mt_rules_intern_free(mt_rules_intern_t *in);
+
+/* lists in the table */
+size_t mt_rules_intern_count(const mt_rules_intern_t *in);
+
+/*
+ * The compiled rules of entries (a JSON array of strings, or NULL for
+ * none) in mode: a reference to the table's list when it has them, else
+ * compiled and put in the table (while it holds fewer than max lists).
+ * in == NULL compiles a list of the caller's own.  Errors are those of
+ * mt_rules_add(); free *out with mt_rules_free().
+ */
+mt_err_t mt_rules_intern_get(mt_rules_intern_t *in, mt_match_mode_t mode,
+    const json_t *entries, mt_rules_t **out);
+
+/* for mt_intern.c: a reference more, the entries, the table's mark */
+mt_rules_t *mt_rules_ref(mt_rules_t *rules);
+mt_match_mode_t mt_rules_mode(const mt_rules_t *rules);
+const char *mt_rules_entry(const mt_rules_t *rules, size_t i, size_t *len);
+void mt_rules_set_intern(mt_rules_t *rules, mt_rules_intern_t *in);
+void mt_rules_intern_forget(mt_rules_intern_t *in, mt_rules_t *rules);
+
 
 /* ---- paths (mt_path.c) ------------------------------------------ */
 
@@ -496,6 +561,21 @@ mt_err_t mt_token_authorize_with(const mt_token_t *t, mt_matcher_t *m,
  */
 mt_err_t mt_token_restore(mt_token_t *t, const char *token, size_t len,
     int64_t now, int64_t leeway, mt_match_mode_t mode);
+
+/*
+ * The same two, the "allowed" rules taken from (or put in) the intern
+ * table in when it is not NULL: a token whose rules are there already
+ * compiles nothing.  mt_token_restore_interned() is for a cache hit whose
+ * credential comes from the cache: its claims are without "token" (the
+ * credential's ciphertext, about half of the JSON to parse; see
+ * mt_jws_claims_attested_cut), and the credential is never decrypted.
+ */
+mt_err_t mt_token_verify_interned(mt_token_t *t, const mt_keyset_t *ks,
+    const char *token, size_t len, int64_t now, int64_t leeway,
+    mt_match_mode_t mode, mt_rules_intern_t *in);
+mt_err_t mt_token_restore_interned(mt_token_t *t, const char *token,
+    size_t len, int64_t now, int64_t leeway, mt_match_mode_t mode,
+    mt_rules_intern_t *in);
 
 /* decrypt the "token" claim, if any, into t->credential */
 mt_err_t mt_token_decrypt(mt_token_t *t, const mt_keyset_t *ks);

@@ -312,9 +312,22 @@ done:
 }
 
 
+static mt_err_t mt_decode_json_cut(json_t **out, const char *part,
+    size_t len, size_t max_members, const char *cut);
+
+
 static mt_err_t
 mt_decode_json_part(json_t **out, const char *part, size_t len,
     size_t max_members)
+{
+    return mt_decode_json_cut(out, part, len, max_members, NULL);
+}
+
+
+/* the same, without the string member cut (when the text allows) */
+static mt_err_t
+mt_decode_json_cut(json_t **out, const char *part, size_t len,
+    size_t max_members, const char *cut)
 {
     size_t          n;
     mt_err_t        rc;
@@ -332,6 +345,11 @@ mt_decode_json_part(json_t **out, const char *part, size_t len,
     rc = mt_base64url_decode(buf, &n, part, len);
 
     if (rc == MT_OK) {
+        if (cut != NULL) {
+            (void) mt_json_cut_string_member((char *) buf, &n, cut,
+                                             strlen(cut));
+        }
+
         rc = mt_json_parse_object(out, (const char *) buf, n, max_members);
     }
 
@@ -576,6 +594,14 @@ failed:
 mt_err_t
 mt_jws_claims_attested(mt_jws_t *jws, const char *token, size_t len)
 {
+    return mt_jws_claims_attested_cut(jws, token, len, NULL);
+}
+
+
+mt_err_t
+mt_jws_claims_attested_cut(mt_jws_t *jws, const char *token, size_t len,
+    const char *cut)
+{
     int          padded;
     size_t       plen;
     mt_err_t     rc;
@@ -605,7 +631,8 @@ mt_jws_claims_attested(mt_jws_t *jws, const char *token, size_t len)
         return MT_ERR_MALFORMED;
     }
 
-    rc = mt_decode_json_part(&jws->claims, dot1 + 1, plen, MT_MAX_CLAIMS);
+    rc = mt_decode_json_cut(&jws->claims, dot1 + 1, plen, MT_MAX_CLAIMS,
+                            cut);
     if (rc != MT_OK) {
         mt_jws_clear(jws);
     }

@@ -48,6 +48,10 @@ struct mt_rules_s {
     size_t                  cap;
     mt_rule_t              *rules;
     pcre2_match_context    *mctx;
+    size_t                  refs;       /* users: mt_rules_free() each */
+    mt_rules_intern_t      *intern;     /* the table it is in, or NULL */
+    size_t                  jit_n;      /* rules JIT-compiled, counted */
+    size_t                 *jit_count;  /* ... in this, or NULL */
 };
 
 
@@ -62,6 +66,7 @@ mt_rules_new(mt_match_mode_t mode)
     }
 
     rules->mode = mode;
+    rules->refs = 1;
 
     rules->mctx = pcre2_match_context_create(NULL);
     if (rules->mctx == NULL) {
@@ -82,8 +87,16 @@ mt_rules_free(mt_rules_t *rules)
 {
     size_t  i;
 
-    if (rules == NULL) {
+    if (rules == NULL || --rules->refs > 0) {
         return;
+    }
+
+    if (rules->intern != NULL) {
+        mt_rules_intern_forget(rules->intern, rules);
+    }
+
+    if (rules->jit_count != NULL) {
+        *rules->jit_count -= rules->jit_n;
     }
 
     for (i = 0; i < rules->n; i++) {
@@ -101,6 +114,39 @@ size_t
 mt_rules_count(const mt_rules_t *rules)
 {
     return rules->n;
+}
+
+
+mt_rules_t *
+mt_rules_ref(mt_rules_t *rules)
+{
+    rules->refs++;
+
+    return rules;
+}
+
+
+mt_match_mode_t
+mt_rules_mode(const mt_rules_t *rules)
+{
+    return rules->mode;
+}
+
+
+/* "METHOD regex" as given to mt_rules_add() */
+const char *
+mt_rules_entry(const mt_rules_t *rules, size_t i, size_t *len)
+{
+    *len = rules->rules[i].entry_len;
+
+    return rules->rules[i].entry;
+}
+
+
+void
+mt_rules_set_intern(mt_rules_t *rules, mt_rules_intern_t *in)
+{
+    rules->intern = in;
 }
 
 
@@ -384,6 +430,32 @@ mt_rules_jit(mt_rules_t *rules)
             n++;
         }
     }
+
+    return n;
+}
+
+
+/*
+ * mt_rules_jit(), counted in *count: the rules compiled now are added,
+ * and all the list's are taken off when the list is freed, by its last
+ * user, whichever that is (lists are shared, mt_intern.c), so that *count
+ * is always the JIT-compiled rules of the lists alive.  A list counts in
+ * the count of its first call only.
+ */
+size_t
+mt_rules_jit_counted(mt_rules_t *rules, size_t *count)
+{
+    size_t  n;
+
+    if (rules->jit_count != NULL && rules->jit_count != count) {
+        return 0;
+    }
+
+    n = mt_rules_jit(rules);
+
+    rules->jit_n += n;
+    rules->jit_count = count;
+    *count += n;
 
     return n;
 }

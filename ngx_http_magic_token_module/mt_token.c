@@ -225,12 +225,22 @@ mt_claim_string_list(const json_t *claims, const char *name, json_t **out)
 
 
 static mt_err_t mt_token_claims(mt_token_t *t, int64_t now, int64_t leeway,
-    mt_match_mode_t mode, int attested);
+    mt_match_mode_t mode, int attested, mt_rules_intern_t *in);
 
 
 mt_err_t
 mt_token_verify(mt_token_t *t, const mt_keyset_t *ks, const char *token,
     size_t len, int64_t now, int64_t leeway, mt_match_mode_t mode)
+{
+    return mt_token_verify_interned(t, ks, token, len, now, leeway, mode,
+                                    NULL);
+}
+
+
+mt_err_t
+mt_token_verify_interned(mt_token_t *t, const mt_keyset_t *ks,
+    const char *token, size_t len, int64_t now, int64_t leeway,
+    mt_match_mode_t mode, mt_rules_intern_t *in)
 {
     mt_err_t  rc;
 
@@ -241,7 +251,7 @@ mt_token_verify(mt_token_t *t, const mt_keyset_t *ks, const char *token,
         return rc;
     }
 
-    return mt_token_claims(t, now, leeway, mode, 0);
+    return mt_token_claims(t, now, leeway, mode, 0, in);
 }
 
 
@@ -258,16 +268,33 @@ mt_token_restore(mt_token_t *t, const char *token, size_t len, int64_t now,
         return rc;
     }
 
-    return mt_token_claims(t, now, leeway, mode, 1);
+    return mt_token_claims(t, now, leeway, mode, 1, NULL);
+}
+
+
+mt_err_t
+mt_token_restore_interned(mt_token_t *t, const char *token, size_t len,
+    int64_t now, int64_t leeway, mt_match_mode_t mode, mt_rules_intern_t *in)
+{
+    mt_err_t  rc;
+
+    memset(t, 0, sizeof(mt_token_t));
+
+    /* the credential comes from the cache: its ciphertext is not parsed */
+    rc = mt_jws_claims_attested_cut(&t->jws, token, len, "token");
+    if (rc != MT_OK) {
+        return rc;
+    }
+
+    return mt_token_claims(t, now, leeway, mode, 1, in);
 }
 
 
 /* after the signature: claims, the signing key's trust, scope claims */
 static mt_err_t
 mt_token_claims(mt_token_t *t, int64_t now, int64_t leeway,
-    mt_match_mode_t mode, int attested)
+    mt_match_mode_t mode, int attested, mt_rules_intern_t *in)
 {
-    size_t    i;
     json_t   *v, *allowed, *scopes;
     mt_err_t  rc;
 
@@ -309,22 +336,12 @@ mt_token_claims(mt_token_t *t, int64_t now, int64_t leeway,
 
     t->scopes = scopes;
 
-    t->rules = mt_rules_new(mode);
-    if (t->rules == NULL) {
-        rc = MT_ERR_NOMEM;
+    /* compiled, or shared with tokens of the same entries (mt_intern.c) */
+    rc = mt_rules_intern_get(in, mode, allowed, &t->rules);
+    if (rc != MT_OK) {
+        /* an entry that does not compile was never allowed */
+        rc = rc == MT_ERR_NOMEM ? rc : MT_ERR_INVALID_CLAIMS;
         goto failed;
-    }
-
-    if (allowed != NULL) {
-        json_array_foreach(allowed, i, v) {
-            rc = mt_rules_add(t->rules, json_string_value(v),
-                              json_string_length(v), NULL, 0);
-            if (rc != MT_OK) {
-                /* an entry that does not compile was never allowed */
-                rc = rc == MT_ERR_NOMEM ? rc : MT_ERR_INVALID_CLAIMS;
-                goto failed;
-            }
-        }
     }
 
     return MT_OK;

@@ -78,7 +78,6 @@ struct ngx_http_magic_token_cache_entry_s {
     ngx_uint_t              refs;
     unsigned                linked:1;
     unsigned                hits:4;     /* up to ..._JIT_HITS */
-    unsigned                jit_rules:16;
 
     mt_token_t              token;
 
@@ -131,8 +130,8 @@ static void ngx_http_magic_token_cache_jit(ngx_log_t *log,
 static void ngx_http_magic_token_cache_claims_cleanup(void *data);
 
 
-/* the JIT-compiled rules of this worker's entries, all caches */
-static ngx_uint_t  ngx_http_magic_token_cache_jit_rules;
+/* the JIT-compiled rules of the lists of this worker's entries */
+static size_t  ngx_http_magic_token_cache_jit_rules;
 static void ngx_http_magic_token_cache_cleanup(void *data);
 static ngx_uint_t ngx_http_magic_token_cache_split(ngx_str_t *raw,
     size_t *ends);
@@ -512,7 +511,6 @@ ngx_http_magic_token_cache_keep(ngx_http_request_t *r,
     e->refs = 1;
     e->linked = 1;
     e->hits = 0;
-    e->jit_rules = 0;
     e->parent = NULL;
     e->link = NULL;
     e->next_key = NULL;
@@ -666,10 +664,9 @@ ngx_http_magic_token_cache_jit(ngx_log_t *log,
         return;
     }
 
-    n = mt_rules_jit(e->token.rules);
-
-    e->jit_rules = n;
-    ngx_http_magic_token_cache_jit_rules += n;
+    /* counted until the list's last user (entries share lists) frees it */
+    n = mt_rules_jit_counted(e->token.rules,
+                             &ngx_http_magic_token_cache_jit_rules);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
                    "magic_token cache jit: %uz rules", n);
@@ -923,8 +920,6 @@ static void
 ngx_http_magic_token_cache_free_entry(ngx_http_magic_token_cache_entry_t *e)
 {
     ngx_http_magic_token_cache_entry_t  *parent;
-
-    ngx_http_magic_token_cache_jit_rules -= e->jit_rules;
 
     parent = e->parent;
 

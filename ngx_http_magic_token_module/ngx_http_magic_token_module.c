@@ -489,10 +489,14 @@ ngx_http_magic_token_verify_token(ngx_http_request_t *r,
         }
     }
 
-    rc = mt_token_verify(&ctx->token, mlcf->keys, (char *) token->data,
-                         token->len, (int64_t) ngx_time(),
-                         (int64_t) mlcf->leeway,
-                         (mt_match_mode_t) mlcf->scope_match);
+    /* cached tokens share their rules (..._intern.c) */
+    rc = mt_token_verify_interned(&ctx->token, mlcf->keys,
+                                  (char *) token->data, token->len,
+                                  (int64_t) ngx_time(),
+                                  (int64_t) mlcf->leeway,
+                                  (mt_match_mode_t) mlcf->scope_match,
+                                  mlcf->cache
+                                  ? ngx_http_magic_token_intern(r) : NULL);
     if (rc == MT_ERR_NOMEM) {
         return NGX_ERROR;
     }

@@ -26,6 +26,7 @@ typedef struct {
     ngx_array_t                *checks;     /* ..._extcheck.c */
     ngx_array_t                *mcp_scopes; /* ..._mcp.c */
     ngx_array_t                *proxied;    /* ..._audience.c */
+    mt_rules_intern_t          *intern;     /* ..._intern.c, per worker */
 } ngx_http_magic_token_main_conf_t;
 
 
@@ -260,6 +261,7 @@ void ngx_http_magic_token_shcache_store(ngx_http_request_t *r,
     ngx_http_magic_token_zone_t *zone, u_char *id,
     ngx_http_magic_token_ctx_t *ctx, time_t expires);
 void ngx_http_magic_token_cache_release(ngx_http_magic_token_ctx_t *ctx);
+mt_rules_intern_t *ngx_http_magic_token_intern(ngx_http_request_t *r);
 ngx_int_t ngx_http_magic_token_cache_chain_lookup(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx,
     mt_chain_t *c, const mt_keyset_t **key);

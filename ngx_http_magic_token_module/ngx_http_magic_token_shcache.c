@@ -12,10 +12,12 @@
  * end and the token's bytes as additional data).  The key lives in the
  * processes' memory only, never in the zone.  A worker that finds the
  * token there skips the signature check and the credential's decryption
- * (the public-key operations), parses the claims again and compiles the
- * "allowed" rules (mt_token_restore: rules cannot live in shared
- * memory), and its own cache keeps the result.  Every per-request check
- * still runs: exp/nbf, audience, magic_token_require, scopes, path.
+ * (the public-key operations), parses the claims again (all but the
+ * credential's ciphertext), takes the "allowed" rules from the worker's
+ * table of compiled lists (mt_token_restore_interned, ..._intern.c:
+ * rules cannot live in shared memory; a set not seen yet is compiled),
+ * and its own cache keeps the result.  Every per-request check still
+ * runs: exp/nbf, audience, magic_token_require, scopes, path.
  *
  * Settings identity: SHA-256 over the key set's material
  * (mt_keyset_digest), the scope match mode and the leeway, computed at
@@ -260,9 +262,12 @@ ngx_http_magic_token_shcache_lookup(ngx_http_request_t *r,
         }
     }
 
-    rc = mt_token_restore(&ctx->token, (char *) ctx->raw.data, ctx->raw.len,
-                          (int64_t) now, (int64_t) ctx->leeway,
-                          (mt_match_mode_t) ctx->scope_match);
+    /* the rules of tokens like this one are compiled already, mostly */
+    rc = mt_token_restore_interned(&ctx->token, (char *) ctx->raw.data,
+                                   ctx->raw.len, (int64_t) now,
+                                   (int64_t) ctx->leeway,
+                                   (mt_match_mode_t) ctx->scope_match,
+                                   ngx_http_magic_token_intern(r));
 
     if (rc != MT_OK) {
         OPENSSL_clear_free(plain, len);

@@ -253,8 +253,11 @@ ngx_http_magic_token_claim_value(ngx_http_request_t *r,
 
     value = json_object_get(ctx->token.jws.claims, key);
 
-    if (ctx->cache_entry != NULL && (value == NULL || json_is_null(value))) {
-        /* a claim a cache entry does not keep */
+    if ((ctx->cache_entry != NULL
+         || ctx->cache_status == NGX_HTTP_MAGIC_TOKEN_CACHE_SHARED)
+        && (value == NULL || json_is_null(value)))
+    {
+        /* a claim a cache entry (or a SHARED hit) does not keep */
         if (ngx_http_magic_token_cache_claim(r, ctx, key, &value) != NGX_OK) {
             return NGX_ERROR;
         }

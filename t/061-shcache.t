@@ -76,6 +76,9 @@ $head
         proxy_set_header X-Sub \$magic_token_claim_sub;
         proxy_set_header X-Scope \$magic_token_scope;
         proxy_set_header X-Id \$magic_token_id;
+        # the credential's ciphertext: not parsed on a SHARED hit, read
+        # again from the token's bytes when asked for
+        proxy_set_header X-Blob \$magic_token_claim_token;
 
         location = /admin {
             magic_token_key keys/b/private.pem;
@@ -105,7 +108,7 @@ $head
     server {
         listen 127.0.0.1:$up;
         location / {
-            return 200 "cred=\$http_x_cred sub=\$http_x_sub scope=\$http_x_scope id=\$http_x_id\\n";
+            return 200 "cred=\$http_x_cred sub=\$http_x_sub scope=\$http_x_scope id=\$http_x_id blob=\$http_x_blob\\n";
         }
     }
 }
@@ -275,7 +278,7 @@ for (1 .. 50) {
 }
 is($first->{status}, 200, 'a token of key a passes');
 is($first->{cache}, 'MISS', 'first seen: MISS (verified in full)');
-like($first->{body}, qr/^cred=cred-a-1 sub=user-1 scope=GET \/\(up\|other\|small\)\/\.\* id=[0-9a-f]{16}$/,
+like($first->{body}, qr/^cred=cred-a-1 sub=user-1 scope=GET \/\(up\|other\|small\)\/\.\* id=[0-9a-f]{16} blob=[A-Za-z0-9+\/=]{40,}$/,
      'the upstream gets the credential and the claims');
 
 my $shared = in_other_worker('/up/x', $ta, { $first->{pid} => 1 });
