@@ -127,6 +127,8 @@ static void ngx_http_magic_token_cache_free_entry(
     ngx_http_magic_token_cache_entry_t *e);
 static void ngx_http_magic_token_cache_jit(ngx_log_t *log,
     ngx_http_magic_token_cache_entry_t *e);
+static void ngx_http_magic_token_cache_jit_rules_of(ngx_log_t *log,
+    mt_rules_t *rules);
 static void ngx_http_magic_token_cache_claims_cleanup(void *data);
 
 
@@ -654,19 +656,24 @@ static void
 ngx_http_magic_token_cache_jit(ngx_log_t *log,
     ngx_http_magic_token_cache_entry_t *e)
 {
+    ngx_http_magic_token_cache_jit_rules_of(log, e->token.rules);
+}
+
+
+static void
+ngx_http_magic_token_cache_jit_rules_of(ngx_log_t *log, mt_rules_t *rules)
+{
     size_t  n;
 
-    if (e->token.rules == NULL
-        || ngx_http_magic_token_cache_jit_rules
-           + mt_rules_count(e->token.rules)
+    if (rules == NULL
+        || ngx_http_magic_token_cache_jit_rules + mt_rules_count(rules)
            > NGX_HTTP_MAGIC_TOKEN_CACHE_JIT_MAX)
     {
         return;
     }
 
     /* counted until the list's last user (entries share lists) frees it */
-    n = mt_rules_jit_counted(e->token.rules,
-                             &ngx_http_magic_token_cache_jit_rules);
+    n = mt_rules_jit_counted(rules, &ngx_http_magic_token_cache_jit_rules);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
                    "magic_token cache jit: %uz rules", n);
@@ -1046,6 +1053,19 @@ ngx_http_magic_token_cache_chain_lookup(ngx_http_request_t *r,
     ctx->cache_status = NGX_HTTP_MAGIC_TOKEN_CACHE_HIT;
     ctx->verified = 1;
     ctx->error = MT_OK;
+
+    /* every element's rules are matched on every hit: JIT, as for tokens */
+    if (e->hits < NGX_HTTP_MAGIC_TOKEN_CACHE_JIT_HITS) {
+        if (++e->hits == NGX_HTTP_MAGIC_TOKEN_CACHE_JIT_HITS) {
+            for (p = e; p->depth > 0; p = p->parent) {
+                ngx_http_magic_token_cache_jit_rules_of(r->connection->log,
+                                                        p->link->rules);
+            }
+
+            ngx_http_magic_token_cache_jit_rules_of(r->connection->log,
+                                                    p->token.rules);
+        }
+    }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "magic_token cache hit (chain of %ui links, token %s)",

@@ -251,6 +251,21 @@ is_deeply([@r[0, 1, 2]], [403, 'scope_denied', 'HIT'],
 is_deeply([@r[0, 1, 2]], [403, 'scope_denied', 'HIT'],
           'on a hit, the first link\'s methods still apply');
 
+# ---- the 8th hit JIT-compiles every element's rules: same decisions ----
+
+my $joff = log_size();
+req('GET', '/a/issues/1', $c{c3}) for 1 .. 8;
+like(log_since($joff), qr/magic_token cache jit: \d+ rules/,
+     'a chain used again and again: its rules get JIT');
+@r = req('GET', '/a/issues/2', $c{c3});
+is_deeply([@r[0, 2]], [200, 'HIT'], 'after JIT: allowed as before');
+@r = req('GET', '/a/pulls', $c{c3});
+is_deeply([@r[0, 1, 2]], [403, 'scope_denied', 'HIT'],
+          'after JIT: the last link\'s allowed still applies');
+@r = req('POST', '/a/issues/1', $c{c3}, 'x');
+is_deeply([@r[0, 1, 2]], [403, 'scope_denied', 'HIT'],
+          'after JIT: the first link\'s methods still apply');
+
 # ---- a prefix of a cached chain is not the chain ----
 
 for my $k (qw(l2 l1)) {
