@@ -12,6 +12,8 @@
 
 
 static ngx_int_t ngx_http_magic_token_handler(ngx_http_request_t *r);
+static ngx_http_magic_token_ctx_t *ngx_http_magic_token_ctx_alloc(
+    ngx_log_t *log);
 static void ngx_http_magic_token_cleanup(void *data);
 static ngx_int_t ngx_http_magic_token_retire(ngx_http_request_t *r,
     ngx_http_magic_token_ctx_t *ctx);
@@ -301,6 +303,12 @@ ngx_module_t  ngx_http_magic_token_module = {
  */
 static mt_matcher_t  *ngx_http_magic_token_matcher;
 
+/* the worker's contexts of finished requests, reused */
+#define NGX_HTTP_MAGIC_TOKEN_FREE_CTX  256
+
+static ngx_http_magic_token_ctx_t  *ngx_http_magic_token_free_ctx;
+static ngx_uint_t                   ngx_http_magic_token_nfree_ctx;
+
 
 static ngx_str_t  ngx_http_magic_token_bearer = ngx_string("Bearer ");
 static ngx_str_t  ngx_http_magic_token_github = ngx_string("token ");
@@ -375,13 +383,13 @@ ngx_http_magic_token_verify(ngx_http_request_t *r)
     ctx = ngx_http_magic_token_get_ctx(r);
 
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_magic_token_ctx_t));
-        if (ctx == NULL) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
             return NULL;
         }
 
-        cln = ngx_pool_cleanup_add(r->pool, 0);
-        if (cln == NULL) {
+        ctx = ngx_http_magic_token_ctx_alloc(r->connection->log);
+        if (ctx == NULL) {
             return NULL;
         }
 
@@ -961,7 +969,11 @@ ngx_http_magic_token_retire(ngx_http_request_t *r,
 static void
 ngx_http_magic_token_retired(void *data)
 {
-    ngx_http_magic_token_cleanup(data);
+    ngx_http_magic_token_ctx_t  *old = data;
+
+    /* a copy in the request pool: released, not given back to the list */
+    ngx_http_magic_token_cache_release(old);
+    mt_token_clear(&old->token);
 }
 
 
@@ -993,6 +1005,37 @@ ngx_http_magic_token_get_ctx(ngx_http_request_t *r)
 }
 
 
+/*
+ * A request's context comes from the worker's list of finished ones
+ * (at most ..._FREE_CTX kept), not from the request pool: a request
+ * then takes from its pool the cleanup alone, so that one bearing a
+ * token crosses no pool block boundary a request without one would not
+ * (a new 4 KiB block costs more than a whole cache hit).
+ */
+static ngx_http_magic_token_ctx_t *
+ngx_http_magic_token_ctx_alloc(ngx_log_t *log)
+{
+    ngx_http_magic_token_ctx_t  *ctx;
+
+    ctx = ngx_http_magic_token_free_ctx;
+
+    if (ctx != NULL) {
+        ngx_http_magic_token_free_ctx = ctx->next_free;
+        ngx_http_magic_token_nfree_ctx--;
+
+    } else {
+        ctx = ngx_alloc(sizeof(ngx_http_magic_token_ctx_t), log);
+        if (ctx == NULL) {
+            return NULL;
+        }
+    }
+
+    ngx_memzero(ctx, sizeof(ngx_http_magic_token_ctx_t));
+
+    return ctx;
+}
+
+
 static void
 ngx_http_magic_token_cleanup(void *data)
 {
@@ -1000,6 +1043,18 @@ ngx_http_magic_token_cleanup(void *data)
 
     ngx_http_magic_token_cache_release(ctx);
     mt_token_clear(&ctx->token);
+
+    /* nothing of the request stays: the next one zeroes it again */
+    ngx_explicit_memzero(ctx, sizeof(ngx_http_magic_token_ctx_t));
+
+    if (ngx_http_magic_token_nfree_ctx >= NGX_HTTP_MAGIC_TOKEN_FREE_CTX) {
+        ngx_free(ctx);
+        return;
+    }
+
+    ctx->next_free = ngx_http_magic_token_free_ctx;
+    ngx_http_magic_token_free_ctx = ctx;
+    ngx_http_magic_token_nfree_ctx++;
 }
 
 
@@ -1879,8 +1934,18 @@ ngx_http_magic_token_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_magic_token_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_magic_token_ctx_t  *ctx;
+
     mt_matcher_free(ngx_http_magic_token_matcher);
     ngx_http_magic_token_matcher = NULL;
+
+    while (ngx_http_magic_token_free_ctx) {
+        ctx = ngx_http_magic_token_free_ctx;
+        ngx_http_magic_token_free_ctx = ctx->next_free;
+        ngx_free(ctx);
+    }
+
+    ngx_http_magic_token_nfree_ctx = 0;
 }
 
 

@@ -183,8 +183,9 @@ typedef struct {
 
 /*
  * Per request, kept across internal redirects (found again through its
- * pool cleanup).  A subrequest checked in its own location has one of
- * its own (ngx_http_magic_token_subrequest.c).
+ * pool cleanup), taken from the worker's list of free ones.  A
+ * subrequest checked in its own location has one of its own
+ * (ngx_http_magic_token_subrequest.c).
  */
 typedef struct {
     mt_err_t                    error;
@@ -214,6 +215,9 @@ typedef struct {
 
     /* a chain's links, token holding its root; freed with the request */
     mt_chain_t                 *chain;
+
+    /* in the worker's list of free contexts (..._ctx_alloc) */
+    void                       *next_free;
 } ngx_http_magic_token_ctx_t;
 
 
