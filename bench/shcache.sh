@@ -22,7 +22,8 @@
 #   (s3) the zone's memory: the RSS of its mapping in a worker after
 #        (s2), and with 10,000 tokens through a 4 MB zone (evictions).
 #
-# Settings: BENCH_SH_ROUNDS (3), BENCH_SH_PASSES (4),
+# Settings: BENCH_SH_ROUNDS (3), BENCH_SH_PASSES (4), BENCH_SH_PIPELINE
+# ((s1): requests per write on a connection, 4; 1: none),
 # BENCH_DURATION (s per (s1) run; 4), BENCH_CONNECTIONS (16), BENCH_PORT
 # (8480; this part uses +10 and +11), BENCH_OUT (build/bench).  Appends
 # to $BENCH_OUT/results.md.
@@ -41,6 +42,7 @@ ROUNDS=${BENCH_SH_ROUNDS:-3}
 PASSES=${BENCH_SH_PASSES:-4}
 DUR=${BENCH_DURATION:-4}
 CONN=${BENCH_CONNECTIONS:-16}
+PIPELINE=${BENCH_SH_PIPELINE:-4}
 OUT=${BENCH_OUT:-$BUILD/bench}
 RESULTS=$OUT/results.md
 NTOK=10000
@@ -97,6 +99,18 @@ response = function()
         wrk.thread:stop()
     end
 end
+EOF
+
+# (s1): PIPELINE requests per write on each connection (HTTP/1.1
+# pipelining), so that wrk spends less CPU per request on the CPUs the
+# workers need; the answers are counted one by one
+cat > "$W/pipeline.lua" <<'EOF'
+init = function(args)
+    local r = {}
+    for i = 1, tonumber(args[1]) do r[i] = wrk.format() end
+    req = table.concat(r)
+end
+request = function() return req end
 EOF
 
 cat > "$W/up/nginx.conf" <<EOF
@@ -207,8 +221,10 @@ cpu() {         # user + system ticks of every worker
 wrk_run() {
     local path=$1 dur=$2 out c0 c1
     local -a extra=(-H "Authorization: Bearer $(cat "$W/one")")
+    [ "$PIPELINE" -gt 1 ] && extra+=(-s "$W/pipeline.lua")
     c0=$(cpu)
-    out=$(wrk -t1 -c"$CONN" -d"${dur}s" "${extra[@]}" "http://127.0.0.1:$PORT$path")
+    out=$(wrk -t1 -c"$CONN" -d"${dur}s" "${extra[@]}" "http://127.0.0.1:$PORT$path" \
+              -- "$PIPELINE")
     c1=$(cpu)
     if grep -q "Non-2xx\|Socket errors" <<< "$out"; then
         echo "$path: errors:" >&2; echo "$out" >&2; exit 1
@@ -316,7 +332,8 @@ stop_nginx "$W/mt/logs/nginx.pid"
     echo "(1 worker, 2 workers, interleaved), medians; the ratio is the median of the per-round ratios."
     echo "\"worker CPU\": user + system time of all the workers per request; equal values mean linear scaling."
     echo "/c/ proxies to the upstream nginx (3 processes share the CPUs); /g/ answers with empty_gif"
-    echo "after the access phase (wrk is the only other process)."
+    echo "after the access phase (wrk is the only other process). wrk pipelines $PIPELINE requests per write"
+    echo "on each of its $CONN connections (fewer system calls for wrk, which shares the CPUs)."
     echo
     echo "| location | workers | requests/s | worker CPU µs/req | 2 workers / 1 worker |"
     echo "|---|---:|---:|---:|---:|"
