@@ -120,6 +120,12 @@ static ngx_http_magic_token_cache_state_t *ngx_http_magic_token_cache_state(
 static ngx_http_magic_token_cache_entry_t **ngx_http_magic_token_cache_find(
     ngx_http_magic_token_cache_state_t *st, uint64_t hash,
     ngx_http_magic_token_ctx_t *ctx, ngx_str_t *raw, ngx_uint_t *chain);
+static void ngx_http_magic_token_cache_room(ngx_log_t *log,
+    ngx_http_magic_token_cache_t *cache,
+    ngx_http_magic_token_cache_state_t *st, time_t now);
+static void ngx_http_magic_token_cache_link(
+    ngx_http_magic_token_cache_state_t *st,
+    ngx_http_magic_token_cache_entry_t *e);
 static void ngx_http_magic_token_cache_unlink(
     ngx_http_magic_token_cache_state_t *st,
     ngx_http_magic_token_cache_entry_t *e);
@@ -440,8 +446,7 @@ ngx_http_magic_token_cache_keep(ngx_http_request_t *r,
     time_t now, time_t expires, time_t valid_from)
 {
     uint64_t                              hash;
-    ngx_uint_t                            i, chain;
-    ngx_queue_t                          *q;
+    ngx_uint_t                            chain;
     ngx_http_magic_token_cache_entry_t   *e;
     ngx_http_magic_token_cache_state_t   *st;
 
@@ -467,38 +472,15 @@ ngx_http_magic_token_cache_keep(ngx_http_request_t *r,
         return;
     }
 
-    /* drop a few expired entries, then make room */
-
-    for (i = 0; i < NGX_HTTP_MAGIC_TOKEN_CACHE_SWEEP; i++) {
-        if (ngx_queue_empty(&st->lru)) {
-            break;
-        }
-
-        q = ngx_queue_last(&st->lru);
-        e = ngx_queue_data(q, ngx_http_magic_token_cache_entry_t, queue);
-
-        if (now < e->expires) {
-            break;
-        }
-
-        ngx_http_magic_token_cache_unlink(st, e);
-    }
-
-    while (st->count >= cache->size) {
-        q = ngx_queue_last(&st->lru);
-        e = ngx_queue_data(q, ngx_http_magic_token_cache_entry_t, queue);
-
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "magic_token cache evict (refs %ui)", e->refs);
-
-        ngx_http_magic_token_cache_unlink(st, e);
-    }
+    ngx_http_magic_token_cache_room(r->connection->log, cache, st, now);
 
     e = ngx_alloc(sizeof(ngx_http_magic_token_cache_entry_t) + ctx->raw.len,
                   r->connection->log);
     if (e == NULL) {
         return;
     }
+
+    ngx_memzero(e, sizeof(ngx_http_magic_token_cache_entry_t));
 
     e->hash = hash;
     e->len = ctx->raw.len;
@@ -510,13 +492,6 @@ ngx_http_magic_token_cache_keep(ngx_http_request_t *r,
     e->leeway = ctx->leeway;
     e->expires = expires;
     e->valid_from = valid_from;
-    e->refs = 1;
-    e->linked = 1;
-    e->hits = 0;
-    e->parent = NULL;
-    e->link = NULL;
-    e->next_key = NULL;
-    e->depth = 0;
 
     /*
      * The JOSE header is read by the verification only (alg, kid, crit),
@@ -538,11 +513,7 @@ ngx_http_magic_token_cache_keep(ngx_http_request_t *r,
 
     e->token = ctx->token;          /* ctx now borrows it */
 
-    i = hash & st->mask;
-    e->next = st->buckets[i];
-    st->buckets[i] = e;
-    ngx_queue_insert_head(&st->lru, &e->queue);
-    st->count++;
+    ngx_http_magic_token_cache_link(st, e);
 
     ctx->cache_entry = e;
 
@@ -899,6 +870,61 @@ ngx_http_magic_token_cache_equal(ngx_http_magic_token_cache_entry_t *e,
 
 
 /* out of the index; freed now, or by its last user */
+/* a few expired entries dropped, then the least recently used: room */
+static void
+ngx_http_magic_token_cache_room(ngx_log_t *log,
+    ngx_http_magic_token_cache_t *cache,
+    ngx_http_magic_token_cache_state_t *st, time_t now)
+{
+    ngx_uint_t                           i;
+    ngx_queue_t                         *q;
+    ngx_http_magic_token_cache_entry_t  *e;
+
+    for (i = 0; i < NGX_HTTP_MAGIC_TOKEN_CACHE_SWEEP; i++) {
+        if (ngx_queue_empty(&st->lru)) {
+            break;
+        }
+
+        q = ngx_queue_last(&st->lru);
+        e = ngx_queue_data(q, ngx_http_magic_token_cache_entry_t, queue);
+
+        if (now < e->expires) {
+            break;
+        }
+
+        ngx_http_magic_token_cache_unlink(st, e);
+    }
+
+    while (st->count >= cache->size) {
+        q = ngx_queue_last(&st->lru);
+        e = ngx_queue_data(q, ngx_http_magic_token_cache_entry_t, queue);
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "magic_token cache evict (refs %ui)", e->refs);
+
+        ngx_http_magic_token_cache_unlink(st, e);
+    }
+}
+
+
+/* a new entry (e->hash set), used by its maker: in its bucket, newest */
+static void
+ngx_http_magic_token_cache_link(ngx_http_magic_token_cache_state_t *st,
+    ngx_http_magic_token_cache_entry_t *e)
+{
+    ngx_uint_t  i;
+
+    e->refs = 1;
+    e->linked = 1;
+
+    i = e->hash & st->mask;
+    e->next = st->buckets[i];
+    st->buckets[i] = e;
+    ngx_queue_insert_head(&st->lru, &e->queue);
+    st->count++;
+}
+
+
 static void
 ngx_http_magic_token_cache_unlink(ngx_http_magic_token_cache_state_t *st,
     ngx_http_magic_token_cache_entry_t *e)
@@ -1340,8 +1366,7 @@ ngx_http_magic_token_cache_insert(ngx_http_request_t *r,
     size_t                                own;
     uint64_t                              hash;
     ngx_str_t                             s;
-    ngx_uint_t                            i, chain;
-    ngx_queue_t                          *q;
+    ngx_uint_t                            chain;
     ngx_http_magic_token_cache_entry_t   *e;
     ngx_http_magic_token_cache_state_t   *st;
 
@@ -1361,26 +1386,7 @@ ngx_http_magic_token_cache_insert(ngx_http_request_t *r,
         return NULL;
     }
 
-    for (i = 0; i < NGX_HTTP_MAGIC_TOKEN_CACHE_SWEEP; i++) {
-        if (ngx_queue_empty(&st->lru)) {
-            break;
-        }
-
-        q = ngx_queue_last(&st->lru);
-        e = ngx_queue_data(q, ngx_http_magic_token_cache_entry_t, queue);
-
-        if (now < e->expires) {
-            break;
-        }
-
-        ngx_http_magic_token_cache_unlink(st, e);
-    }
-
-    while (st->count >= cache->size) {
-        q = ngx_queue_last(&st->lru);
-        e = ngx_queue_data(q, ngx_http_magic_token_cache_entry_t, queue);
-        ngx_http_magic_token_cache_unlink(st, e);
-    }
+    ngx_http_magic_token_cache_room(r->connection->log, cache, st, now);
 
     own = len - (parent != NULL ? parent->len : 0);
 
@@ -1400,14 +1406,8 @@ ngx_http_magic_token_cache_insert(ngx_http_request_t *r,
     e->keys = ctx->keys;
     e->scope_match = ctx->scope_match;
     e->leeway = ctx->leeway;
-    e->refs = 1;
-    e->linked = 1;
 
-    i = hash & st->mask;
-    e->next = st->buckets[i];
-    st->buckets[i] = e;
-    ngx_queue_insert_head(&st->lru, &e->queue);
-    st->count++;
+    ngx_http_magic_token_cache_link(st, e);
 
     return e;
 }
