@@ -187,19 +187,23 @@ case_add enc-dir-A128CBC-HS256 "$E --encrypt-to $K/oct32.jwks --jwe dir --enc A1
 case_add enc-dir-A256CBC-HS512 "$E --encrypt-to $K/oct64.jwks --jwe dir --enc A256CBC-HS512" \
     "$HSC magic_token_key $K/oct64.jwks;"
 
+# a location of the nginx under test: magic_token on, KEYS (the RSA key
+# when empty), DIRECTIVES, the credential forwarded to the upstream
+mt_location() {     # path [keys] [directives]
+    local keys=${2:-"magic_token_key $K/rsa/private.pem;"}
+    printf '\n        location %s {\n            magic_token on;\n' "$1"
+    printf '            %s\n' "$keys" ${3:+"$3"}
+    printf '            proxy_set_header Authorization "Bearer $magic_token_credential";\n'
+    printf '            proxy_set_header Connection "";\n'
+    printf '            proxy_pass http://backend;\n        }'
+}
+
 ALG_LOCATIONS=""
 for c in "${CASES[@]}"; do
     IFS='|' read -r name args keys <<< "$c"
     # shellcheck disable=SC2086
     mint "$name" $args
-    ALG_LOCATIONS+="
-        location /$name/ {
-            magic_token on;
-            $keys
-            proxy_set_header Authorization \"Bearer \$magic_token_credential\";
-            proxy_set_header Connection \"\";
-            proxy_pass http://backend;
-        }"
+    ALG_LOCATIONS+=$(mt_location "/$name/" "$keys")
 done
 
 $MTB mint "$K/rsa/private.pem" 4000 > "$W/tok/churn"
@@ -220,39 +224,10 @@ head -1 "$W/tok/chains" > "$W/tok/chain3"
 sed -n '2,21p' "$W/tok/chains" > "$W/tok/chains.warm"
 tail -n +22 "$W/tok/chains" > "$W/tok/chains.new"
 
-CHAIN_LOCATIONS="
-        location /ch/ {
-            magic_token on;
-            magic_token_key $K/rsa/private.pem;
-            magic_token_cache size=20000;
-            proxy_set_header Authorization \"Bearer \$magic_token_credential\";
-            proxy_set_header Connection \"\";
-            proxy_pass http://backend;
-        }
-        location /chc/ {
-            magic_token on;
-            magic_token_key $K/rsa/private.pem;
-            proxy_set_header Authorization \"Bearer \$magic_token_credential\";
-            proxy_set_header Connection \"\";
-            proxy_pass http://backend;
-        }
-        location /dph/ {
-            magic_token on;
-            magic_token_key $K/rsa/private.pem;
-            magic_token_cache size=10000;
-            magic_token_dpop on window=1h;
-            proxy_set_header Authorization \"Bearer \$magic_token_credential\";
-            proxy_set_header Connection \"\";
-            proxy_pass http://backend;
-        }
-        location /dpc/ {
-            magic_token on;
-            magic_token_key $K/rsa/private.pem;
-            magic_token_dpop on window=1h;
-            proxy_set_header Authorization \"Bearer \$magic_token_credential\";
-            proxy_set_header Connection \"\";
-            proxy_pass http://backend;
-        }"
+CHAIN_LOCATIONS="$(mt_location /ch/ "" "magic_token_cache size=20000;")$(
+    mt_location /chc/)$(
+    mt_location /dph/ "" "magic_token_cache size=10000; magic_token_dpop on window=1h;")$(
+    mt_location /dpc/ "" "magic_token_dpop on window=1h;")"
 
 # proofs for the bound token: made just before callgrind (window=1h)
 dpop_lists() {
@@ -288,24 +263,8 @@ METRICS_HTTP="magic_token_zone bench_metrics:1m;
     magic_token_zone bench_cache:8m;"
 # /bz/ is /b/ with the shared level behind its cache (zone=): after the
 # first request, a hit in the worker's own cache like (b)
-METRICS_LOCATIONS="
-        location /bz/ {
-            magic_token on;
-            magic_token_key $K/rsa/private.pem;
-            magic_token_cache zone=bench_cache size=10000;
-            proxy_set_header Authorization \"Bearer \$magic_token_credential\";
-            proxy_set_header Connection \"\";
-            proxy_pass http://backend;
-        }
-        location /bm/ {
-            magic_token on;
-            magic_token_key $K/rsa/private.pem;
-            magic_token_cache size=10000;
-            magic_token_metrics zone=bench_metrics label=bench;
-            proxy_set_header Authorization \"Bearer \$magic_token_credential\";
-            proxy_set_header Connection \"\";
-            proxy_pass http://backend;
-        }
+METRICS_LOCATIONS="$(mt_location /bz/ "" "magic_token_cache zone=bench_cache size=10000;")$(
+    mt_location /bm/ "" "magic_token_cache size=10000; magic_token_metrics zone=bench_metrics label=bench;")
         location = /metrics {
             magic_token_status;
         }"
@@ -415,45 +374,11 @@ http {
             proxy_set_header Connection "";
             proxy_pass http://backend;
         }
-        location /b/ {
-            magic_token on;
-            magic_token_key $K/rsa/private.pem;
-            magic_token_cache size=10000;
-            proxy_set_header Authorization "Bearer \$magic_token_credential";
-            proxy_set_header Connection "";
-            proxy_pass http://backend;
-        }
-        location /b5/ {
-            magic_token on;
-            magic_token_key $K/rsa/private.pem;
-            magic_token_cache size=10000;
-            proxy_set_header Authorization "Bearer \$magic_token_credential";
-            proxy_set_header Connection "";
-            proxy_pass http://backend;
-        }
-        location /b5u/ {
-            magic_token on;
-            magic_token_key $K/rsa/private.pem;
-            magic_token_cache size=10000;
-            proxy_set_header Authorization "Bearer \$magic_token_credential";
-            proxy_set_header Connection "";
-            proxy_pass http://backend;
-        }
-        location /c/ {
-            magic_token on;
-            magic_token_key $K/rsa/private.pem;
-            proxy_set_header Authorization "Bearer \$magic_token_credential";
-            proxy_set_header Connection "";
-            proxy_pass http://backend;
-        }
-        location /c2/ {
-            magic_token on;
-            magic_token_key $K/rsa/private.pem;
-            magic_token_cache size=1000;
-            proxy_set_header Authorization "Bearer \$magic_token_credential";
-            proxy_set_header Connection "";
-            proxy_pass http://backend;
-        }
+$(mt_location /b/ "" "magic_token_cache size=10000;")$(
+  mt_location /b5/ "" "magic_token_cache size=10000;")$(
+  mt_location /b5u/ "" "magic_token_cache size=10000;")$(
+  mt_location /c/)$(
+  mt_location /c2/ "" "magic_token_cache size=1000;")
 $ALG_LOCATIONS
 $METRICS_LOCATIONS
 $CHAIN_LOCATIONS
