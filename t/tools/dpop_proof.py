@@ -48,6 +48,16 @@ def public_jwk(key, private=False):
             key if private else key.public_key()))
     else:
         raise SystemExit("unsupported key type")
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        # full-size coordinates (RFC 7518 section 6.2.1.2): PyJWT before
+        # 2.7 drops their leading zero bytes, about one key in 120
+        size = (key.curve.key_size + 7) // 8
+        pub = key.public_key().public_numbers()
+        j["x"] = b64url(pub.x.to_bytes(size, "big"))
+        j["y"] = b64url(pub.y.to_bytes(size, "big"))
+        if private:
+            j["d"] = b64url(key.private_numbers().private_value.to_bytes(
+                size, "big"))
     for k in ("alg", "use", "key_ops", "kid"):
         j.pop(k, None)
     return j

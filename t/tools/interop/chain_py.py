@@ -50,9 +50,18 @@ def public_jwk(lib, pub_pem):
         if alg is None:
             continue
         try:
-            return json.loads(alg.to_jwk(key))
+            j = json.loads(alg.to_jwk(key))
         except Exception:
             continue
+        if j.get("kty") == "EC":
+            # full-size coordinates (RFC 7518 section 6.2.1.2): PyJWT
+            # before 2.7 drops their leading zero bytes, one key in 120
+            size = (key.curve.key_size + 7) // 8
+            nums = key.public_numbers()
+            for name, v in (("x", nums.x), ("y", nums.y)):
+                j[name] = base64.urlsafe_b64encode(
+                    v.to_bytes(size, "big")).rstrip(b"=").decode("ascii")
+        return j
     raise SystemExit("PyJWT cannot export this key as a JWK")
 
 
