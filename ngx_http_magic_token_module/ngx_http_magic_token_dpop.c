@@ -104,7 +104,11 @@ ngx_http_magic_token_dpop_check(ngx_http_request_t *r,
     const json_t                      *claims;
     ngx_http_magic_token_dpop_conf_t  *dcf;
 
-    /* a chain is bound by its last element */
+    /*
+     * A chain is bound by its last element.  Read directly: a hit on a
+     * bare cache entry has no claims here, and a token with "cnf" is
+     * never kept bare (ngx_http_magic_token_cache.c), so none is unbound.
+     */
     claims = (ctx->chain && ctx->chain->n_links > 0)
              ? ctx->chain->links[ctx->chain->n_links - 1].jws.claims
              : ctx->token.jws.claims;

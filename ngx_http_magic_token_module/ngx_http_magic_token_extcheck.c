@@ -346,7 +346,7 @@ ngx_http_magic_token_check_headers(ngx_http_request_t *r,
 {
     char        *s;
     size_t       len;
-    json_t      *v;
+    json_t      *v, *claims;
     ngx_str_t    value, *claim;
     ngx_uint_t   i;
     ngx_list_t  *list;
@@ -382,10 +382,15 @@ ngx_http_magic_token_check_headers(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    claims = ngx_http_magic_token_claims(ctx);
+    if (claims == NULL) {
+        return NGX_ERROR;
+    }
+
     claim = cc->conf->claims->elts;
 
     for (i = 0; i < cc->conf->claims->nelts; i++) {
-        v = json_object_get(ctx->token.jws.claims, (char *) claim[i].data);
+        v = json_object_get(claims, (char *) claim[i].data);
         if (v == NULL) {
             continue;
         }

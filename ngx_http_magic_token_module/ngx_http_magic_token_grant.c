@@ -798,7 +798,7 @@ ngx_http_magic_token_grant_store(ngx_http_request_t *r,
     expire = now + gcf->ttl;
 
     /* never past the token's own exp (checked present and an integer) */
-    exp = json_object_get(ctx->token.jws.claims, "exp");
+    exp = json_object_get(ngx_http_magic_token_claims(ctx), "exp");
 
     if (!json_is_integer(exp) || json_integer_value(exp) <= now) {
         return NGX_DECLINED;

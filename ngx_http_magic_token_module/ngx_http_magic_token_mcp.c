@@ -436,7 +436,7 @@ ngx_http_magic_token_mcp_rules(ngx_http_request_t *r,
     ngx_http_magic_token_ctx_t *ctx, ngx_http_magic_token_mcp_ctx_t *mctx)
 {
     size_t                             i, n;
-    json_t                            *v;
+    json_t                            *v, *claims;
     mt_err_t                           rc;
     ngx_uint_t                         j;
     mt_rules_t                        *claim;
@@ -464,7 +464,12 @@ ngx_http_magic_token_mcp_rules(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = mt_mcp_claim(ctx->token.jws.claims, &claim);
+    claims = ngx_http_magic_token_claims(ctx);
+    if (claims == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = mt_mcp_claim(claims, &claim);
 
     if (rc != MT_OK) {
         ctx->error = rc;

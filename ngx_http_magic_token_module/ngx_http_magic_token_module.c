@@ -617,6 +617,7 @@ ngx_http_magic_token_check(ngx_http_request_t *r,
         return rc;
     }
 
+    /* a token without rules is never kept bare: its claims are here */
     if (!mlcf->scope_required
         && ctx->token.scopes == NULL
         && mt_rules_count(ctx->token.rules) == 0   /* no lookup by name */
@@ -730,8 +731,9 @@ ngx_http_magic_token_rules(ngx_http_request_t *r,
     ngx_http_magic_token_require_t  *req;
 
     if (mlcf->audiences
-        && mt_claims_check_audience(ctx->token.jws.claims, mlcf->aud_names,
-                                    mlcf->aud_lens, mlcf->audiences->nelts)
+        && mt_claims_check_audience(ngx_http_magic_token_claims(ctx),
+                                    mlcf->aud_names, mlcf->aud_lens,
+                                    mlcf->audiences->nelts)
            != MT_OK)
     {
         ctx->error = MT_ERR_INVALID_AUDIENCE;

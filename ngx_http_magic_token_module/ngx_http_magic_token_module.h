@@ -195,6 +195,7 @@ typedef struct {
     unsigned                    verified:1;
     unsigned                    decrypted:1;
     unsigned                    hashed:1;   /* hash holds the id */
+    unsigned                    claims_read:1; /* ..._claims() was asked */
     unsigned                    cache_status:2; /* ..._CACHE_MISS, ... */
 
     ngx_str_t                   raw;        /* the token bytes */
@@ -203,6 +204,7 @@ typedef struct {
     ngx_uint_t                  scope_match;
     time_t                      leeway;
     ngx_int_t                   require_status;
+    /* its claims: read them with ngx_http_magic_token_claims() */
     mt_token_t                  token;
     ngx_str_t                   scope;      /* the entry that matched */
 
@@ -251,6 +253,9 @@ void ngx_http_magic_token_cache_store(ngx_http_request_t *r,
 uint64_t ngx_http_magic_token_cache_hash(uint64_t seed, ngx_str_t *token);
 ngx_int_t ngx_http_magic_token_cache_claim(ngx_http_request_t *r,
     ngx_http_magic_token_ctx_t *ctx, const char *name, json_t **value);
+json_t *ngx_http_magic_token_claims(ngx_http_magic_token_ctx_t *ctx);
+ngx_int_t ngx_http_magic_token_jti(ngx_http_magic_token_ctx_t *ctx,
+    ngx_str_t *jti);
 char *ngx_http_magic_token_cache_merge(ngx_conf_t *cf,
     ngx_http_magic_token_loc_conf_t *conf);
 

@@ -834,7 +834,13 @@ ngx_http_magic_token_revoked(ngx_http_magic_token_zone_t *zone,
         return 1;
     }
 
-    claims = ctx->token.jws.claims;
+    claims = ngx_http_magic_token_claims(ctx);
+
+    if (claims == NULL) {
+        /* out of memory: denies */
+        return 1;
+    }
+
     jti = json_object_get(claims, "jti");
     aud = json_object_get(claims, "aud");
 

@@ -229,7 +229,7 @@ ngx_http_magic_token_claim_value(ngx_http_request_t *r,
     char                        *s, *key;
     u_char                      *p;
     size_t                       len, i, n;
-    json_t                      *value;
+    json_t                      *value, *claims;
     ngx_http_magic_token_ctx_t  *ctx;
     static u_char                hex[] = "0123456789ABCDEF";
 
@@ -251,7 +251,12 @@ ngx_http_magic_token_claim_value(ngx_http_request_t *r,
     ngx_memcpy(key, name->data + prefix, name->len - prefix);
     key[name->len - prefix] = '\0';
 
-    value = json_object_get(ctx->token.jws.claims, key);
+    claims = ngx_http_magic_token_claims(ctx);
+    if (claims == NULL) {
+        return NGX_ERROR;
+    }
+
+    value = json_object_get(claims, key);
 
     if ((ctx->cache_entry != NULL
          || ctx->cache_status == NGX_HTTP_MAGIC_TOKEN_CACHE_SHARED)
@@ -339,7 +344,8 @@ ngx_http_magic_token_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     size_t                       i, len;
-    json_t                      *jti;
+    ngx_int_t                    rc;
+    ngx_str_t                    jti;
     const char                  *s;
     ngx_http_magic_token_ctx_t  *ctx;
 
@@ -353,11 +359,15 @@ ngx_http_magic_token_id_variable(ngx_http_request_t *r,
     }
 
     if (ctx->verified) {
-        jti = json_object_get(ctx->token.jws.claims, "jti");
+        rc = ngx_http_magic_token_jti(ctx, &jti);
 
-        if (json_is_string(jti)) {
-            s = json_string_value(jti);
-            len = json_string_length(jti);
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            s = (const char *) jti.data;
+            len = jti.len;
 
             for (i = 0; i < len; i++) {
                 /* printable ASCII without quotes: safe in any log format */

@@ -28,6 +28,46 @@ $tok{jit} = mint(credential => 'cred-jit',
 
 our $scope = 'GET /(api|aud|req|other|nocache|prefix|lru)/user';
 
+# bare entries (kept without their claims) and revocation: a jti and a
+# sub revoked in the zone's file
+$tok{rv} = mint(credential => 'cred-rv', allowed => ['GET /.*'],
+                jti => 'jti-rv', claims => { sub => q{"user-rv"} });
+$tok{rs} = mint(credential => 'cred-rs', allowed => ['GET /.*'],
+                jti => 'jti-rs', claims => { sub => q{"user-rs"} });
+$tok{ok} = mint(credential => 'cred-ok', allowed => ['GET /.*'],
+                jti => 'jti-ok', claims => { sub => q{"user-ok"} });
+{
+    use File::Temp qw(tempdir);
+    my $dir = tempdir(CLEANUP => 1);
+    my $until = time() + 86400;
+    my $before = time() + 3600;
+    $ENV{TEST_NGINX_REVOKED} = "$dir/revoked";
+    open my $fh, '>', $ENV{TEST_NGINX_REVOKED} or die $!;
+    print $fh "magic-token-revocations 1\n",
+              qq{{"jti":"jti-rv","until":$until}\n},
+              qq{{"sub":"user-rs","before":$before,"until":$until}\n};
+    close $fh;
+}
+our $rv_config = <<'_EOC_';
+    magic_token_key $TEST_NGINX_KEYS/private.pem;
+    magic_token_cache size=100;
+
+    location ~ ^/plain(/.*)$ {
+        magic_token on;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT$1;
+    }
+
+    location ~ ^/rv(/.*)$ {
+        magic_token on;
+        magic_token_revocation zone=rv;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT$1;
+    }
+
+    location /up/ {
+        return 200 "up $uri\n";
+    }
+_EOC_
+
 # the credential's ciphertext and the "allowed" claims: not kept in a
 # cache entry, read again from the token's bytes on a hit
 use MIME::Base64 qw(decode_base64);
@@ -437,3 +477,127 @@ not checked here; t/012 and the unit tests compare JIT and interpreter)
 --- no_error_log
 [error]
 
+
+
+=== TEST 16: a bare entry: claims read on its hits are parsed again once
+(the first /hop/x/ stores the token without its claims, the second and
+/api/ are hits; /api/ reads them first: parsed again, then kept in the
+entry for the second /hop/x/ and every later hit)
+--- config
+    magic_token_key $TEST_NGINX_KEYS/private.pem;
+    magic_token_cache size=100;
+
+    location ~ ^/hop/x(/.*)$ {
+        magic_token on;
+        add_header X-Hop-Sub $magic_token_claim_sub always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT$1;
+    }
+
+    location /api/ {
+        magic_token on;
+        add_header X-Sub $magic_token_claim_sub always;
+        add_header X-Id $magic_token_id always;
+        proxy_set_header Authorization "Bearer $magic_token_credential";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+--- request
+GET /hop/x/hop/x/api/user
+--- more_headers eval
+"Authorization: Bearer $::tok{c}"
+--- response_body
+auth=[Bearer cred-C] method=GET uri=/api/user
+--- response_headers
+X-Sub: user-c
+X-Id: jti-c
+--- error_code: 200
+--- grep_error_log eval: qr/magic_token cache (?:store|hit|claims parsed again)\b.*/
+--- grep_error_log_out eval
+qr/^magic_token cache store .*claims not kept\)
+magic_token cache hit .*
+magic_token cache hit .*
+magic_token cache claims parsed again
+$/
+--- no_error_log
+[error]
+
+
+
+=== TEST 17: revocation by jti still applies on a hit of a bare entry
+(/plain/ reads no claim: it stores the token bare; /rv/ finds it)
+--- http_config
+    magic_token_zone rv:1m revocations=$TEST_NGINX_REVOKED;
+--- config eval: $::rv_config
+--- request
+GET /plain/rv/up/x
+--- more_headers eval
+"Authorization: Bearer $::tok{rv}"
+--- error_code: 401
+--- grep_error_log eval: qr/magic_token cache (?:store|hit|claims parsed again)\b.*|magic_token: denied: \w+/
+--- grep_error_log_out eval
+qr/^magic_token cache store .*claims not kept\)
+magic_token cache hit .*
+magic_token cache claims parsed again
+magic_token: denied: revoked
+$/
+
+
+
+=== TEST 18: revocation by sub still applies on a hit of a bare entry
+--- http_config
+    magic_token_zone rv:1m revocations=$TEST_NGINX_REVOKED;
+--- config eval: $::rv_config
+--- request
+GET /plain/rv/up/x
+--- more_headers eval
+"Authorization: Bearer $::tok{rs}"
+--- error_code: 401
+--- grep_error_log eval: qr/magic_token cache (?:store|hit|claims parsed again)\b.*|magic_token: denied: \w+/
+--- grep_error_log_out eval
+qr/^magic_token cache store .*claims not kept\)
+magic_token cache hit .*
+magic_token cache claims parsed again
+magic_token: denied: revoked
+$/
+
+
+
+=== TEST 19: a token not revoked passes both, bare
+--- http_config
+    magic_token_zone rv:1m revocations=$TEST_NGINX_REVOKED;
+--- config eval: $::rv_config
+--- request
+GET /plain/rv/up/x
+--- more_headers eval
+"Authorization: Bearer $::tok{ok}"
+--- error_code: 200
+--- response_body
+up /up/x
+--- grep_error_log eval: qr/magic_token cache (?:store|hit|claims parsed again)\b.*|magic_token: denied: \w+/
+--- grep_error_log_out eval
+qr/^magic_token cache store .*claims not kept\)
+magic_token cache hit .*
+magic_token cache claims parsed again
+$/
+
+
+
+=== TEST 20: a location that reads the claims keeps them parsed in its entries
+(/rv/ stores the token: its revocation check read the claims; the hit in
+/plain/ parses nothing)
+--- http_config
+    magic_token_zone rv:1m revocations=$TEST_NGINX_REVOKED;
+--- config eval: $::rv_config
+--- request
+GET /rv/plain/up/x
+--- more_headers eval
+"Authorization: Bearer $::tok{ok}"
+--- error_code: 200
+--- response_body
+up /up/x
+--- grep_error_log eval: qr/magic_token cache (?:store|hit|claims parsed again)\b/
+--- grep_error_log_out
+magic_token cache store
+magic_token cache hit
+--- no_error_log
+claims not kept
+[error]
