@@ -115,8 +115,6 @@ struct ngx_http_magic_token_cache_s {
 };
 
 
-static ngx_int_t ngx_http_magic_token_cache_local(ngx_http_request_t *r,
-    ngx_http_magic_token_cache_t *cache, ngx_http_magic_token_ctx_t *ctx);
 static void ngx_http_magic_token_cache_keep(ngx_http_request_t *r,
     ngx_http_magic_token_cache_t *cache, ngx_http_magic_token_ctx_t *ctx,
     time_t now, time_t expires, time_t valid_from);
@@ -294,10 +292,11 @@ ngx_http_magic_token_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
- * NGX_OK: a hit, the token counts as verified and decrypted: borrowed
- * from this worker's cache (HIT), or rebuilt from the zone's (SHARED);
- * NGX_DECLINED: verify as usual (MISS); NGX_ERROR: out of memory.
- * ctx->raw, keys, scope_match and leeway are set.
+ * After ngx_http_magic_token_cache_local() missed, for a token that is
+ * not a chain.  NGX_OK: a hit, the token counts as verified and
+ * decrypted: rebuilt from the zone's cache (SHARED); NGX_DECLINED:
+ * verify as usual (MISS); NGX_ERROR: out of memory.  ctx->raw, keys,
+ * scope_match and leeway are set.
  */
 ngx_int_t
 ngx_http_magic_token_cache_lookup(ngx_http_request_t *r,
@@ -305,18 +304,14 @@ ngx_http_magic_token_cache_lookup(ngx_http_request_t *r,
 {
     ngx_int_t                      rc;
     ngx_http_magic_token_zone_t   *zone;
-    ngx_http_magic_token_cache_t  *cache;
 
-    cache = mlcf->cache;
-
-    if (ngx_http_magic_token_cache_local(r, cache, ctx) == NGX_OK) {
-        ctx->cache_status = NGX_HTTP_MAGIC_TOKEN_CACHE_HIT;
-        return NGX_OK;
-    }
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "magic_token cache miss (token %s)",
+                   ngx_http_magic_token_id(ctx));
 
     ctx->cache_status = NGX_HTTP_MAGIC_TOKEN_CACHE_MISS;
 
-    zone = cache->zone;
+    zone = mlcf->cache->zone;
 
     if (zone == NULL || mlcf->cache_id == NULL) {
         return NGX_DECLINED;
@@ -342,8 +337,12 @@ ngx_http_magic_token_cache_lookup(ngx_http_request_t *r,
 }
 
 
-/* this worker's cache: NGX_OK, a hit, ctx->token borrowed; NGX_DECLINED */
-static ngx_int_t
+/*
+ * This worker's cache, looked up first, before the token is known to be
+ * a chain or not: NGX_OK, a hit (HIT), ctx->token borrowed;
+ * NGX_DECLINED: ngx_http_magic_token_cache_lookup() or the chain's.
+ */
+ngx_int_t
 ngx_http_magic_token_cache_local(ngx_http_request_t *r,
     ngx_http_magic_token_cache_t *cache, ngx_http_magic_token_ctx_t *ctx)
 {
@@ -361,11 +360,12 @@ ngx_http_magic_token_cache_local(ngx_http_request_t *r,
 
     pe = ngx_http_magic_token_cache_find(st, hash, ctx, &ctx->raw, NULL);
 
-    /* an attenuable root, kept for its chains: refused alone, verified */
-    if (pe == NULL || (*pe)->next_key != NULL) {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "magic_token cache miss (token %s)",
-                       ngx_http_magic_token_id(ctx));
+    /*
+     * Not a token's entry: an attenuable root, kept for its chains
+     * (refused alone: verified), or a chain's element (the chain's
+     * lookup takes it).
+     */
+    if (pe == NULL || (*pe)->next_key != NULL || (*pe)->depth > 0) {
         return NGX_DECLINED;
     }
 
@@ -395,6 +395,7 @@ ngx_http_magic_token_cache_local(ngx_http_request_t *r,
 
     e->refs++;
     ctx->cache_entry = e;
+    ctx->cache_status = NGX_HTTP_MAGIC_TOKEN_CACHE_HIT;
     ctx->token = e->token;
     ctx->verified = 1;
     ctx->decrypted = 1;

@@ -484,11 +484,22 @@ ngx_http_magic_token_verify_token(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    /*
+     * A hit in this worker's cache first: the commonest case, and no scan
+     * of the token for a chain's separator (a chain is never such a hit:
+     * its entries are found by ngx_http_magic_token_cache_chain_lookup).
+     */
+    if (mlcf->cache
+        && ngx_http_magic_token_cache_local(r, mlcf->cache, ctx) == NGX_OK)
+    {
+        return NGX_OK;
+    }
+
     if (mt_chain_is_chain((char *) token->data, token->len)) {
         return ngx_http_magic_token_chain_verify(r, mlcf, ctx, token);
     }
 
-    /* a hit: verified and decrypted before (in this worker or another) */
+    /* verified and decrypted before in another worker: the zone's */
     if (mlcf->cache) {
         hit = ngx_http_magic_token_cache_lookup(r, mlcf, ctx);
 

@@ -246,6 +246,8 @@ void ngx_http_magic_token_free_keyset(void *data);
 
 char *ngx_http_magic_token_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+ngx_int_t ngx_http_magic_token_cache_local(ngx_http_request_t *r,
+    ngx_http_magic_token_cache_t *cache, ngx_http_magic_token_ctx_t *ctx);
 ngx_int_t ngx_http_magic_token_cache_lookup(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx);
 void ngx_http_magic_token_cache_store(ngx_http_request_t *r,
