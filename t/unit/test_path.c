@@ -90,10 +90,11 @@ static const char  *safe[] = {
 int
 main(void)
 {
-    size_t  i;
+    char    c, p[8];
+    size_t  i, n;
 
     plan((int) (sizeof(unsafe) / sizeof(unsafe[0]))
-         + (int) (sizeof(safe) / sizeof(safe[0])) + 2);
+         + (int) (sizeof(safe) / sizeof(safe[0])) + 3);
 
     for (i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++) {
         is_int(mt_path_check(unsafe[i], strlen(unsafe[i])),
@@ -104,6 +105,28 @@ main(void)
         is_int(mt_path_check(safe[i], strlen(safe[i])), MT_OK, "safe: %s",
                safe[i]);
     }
+
+    /*
+     * every byte but the five that a refusal needs ("%", "\\", ".", 0xC0,
+     * 0xC1), anywhere in a segment or as all of it: safe, at once
+     */
+    for (i = 1, n = 0; i < 256; i++) {
+        c = (char) i;
+
+        if (c == '%' || c == '\\' || c == '.' || i == 0xc0 || i == 0xc1) {
+            continue;
+        }
+
+        memcpy(p, "/aX/X/XX", 8);
+        p[2] = p[4] = p[6] = p[7] = c;
+
+        if (mt_path_check(p, 8) != MT_OK) {
+            n++;
+            diag("refused: byte 0x%02x", (unsigned) i);
+        }
+    }
+
+    is_int((int) n, 0, "no byte but %%, \\, ., 0xC0 and 0xC1 is refused");
 
     /* explicit lengths: nothing is read past them */
     is_int(mt_path_check("/a/..;", 3), MT_OK, "length respected (/a/)");
