@@ -50,8 +50,6 @@
 #define NGX_HTTP_MAGIC_TOKEN_CACHE_CHAIN  8
 /* expired entries looked at from the LRU tail on every store */
 #define NGX_HTTP_MAGIC_TOKEN_CACHE_SWEEP  4
-/* the longest jti a bare entry keeps for $magic_token_id */
-#define NGX_HTTP_MAGIC_TOKEN_CACHE_JTI    255
 /* the bytes hashed: the end of the signature */
 #define NGX_HTTP_MAGIC_TOKEN_CACHE_TAIL   32
 /* an entry's rules get PCRE2's JIT at this hit (mt_rules_jit) ... */
@@ -82,7 +80,7 @@ struct ngx_http_magic_token_cache_entry_s {
     unsigned                hits:4;     /* up to ..._JIT_HITS */
     unsigned                bare:1;     /* kept without its claims */
     unsigned                has_jti:1;  /* bare: its jti after its bytes */
-    unsigned                jti_len:8;
+    unsigned                jti_len:8;  /* ..._MAX_JTI at most */
 
     mt_token_t              token;
 
@@ -302,8 +300,8 @@ ngx_int_t
 ngx_http_magic_token_cache_lookup(ngx_http_request_t *r,
     ngx_http_magic_token_loc_conf_t *mlcf, ngx_http_magic_token_ctx_t *ctx)
 {
-    ngx_int_t                      rc;
-    ngx_http_magic_token_zone_t   *zone;
+    ngx_int_t                     rc;
+    ngx_http_magic_token_zone_t  *zone;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "magic_token cache miss (token %s)",
@@ -422,8 +420,8 @@ ngx_http_magic_token_cache_store(ngx_http_request_t *r,
     time_t                         now, expires, valid_from;
     ngx_http_magic_token_cache_t  *cache;
 
-    if (ctx->cache_entry != NULL || !ctx->verified || !ctx->decrypted
-        || ctx->error != MT_OK)
+    if (ctx->cache_entry != NULL || ctx->borrowed || !ctx->verified
+        || !ctx->decrypted || ctx->error != MT_OK)
     {
         return;
     }
@@ -582,8 +580,9 @@ ngx_http_magic_token_cache_bare_jti(ngx_http_magic_token_ctx_t *ctx)
         return 0;
     }
 
-    if (json_string_length(jti) > NGX_HTTP_MAGIC_TOKEN_CACHE_JTI) {
-        return (size_t) -1;
+    /* too long for $magic_token_id, which shows the hash instead */
+    if (json_string_length(jti) > NGX_HTTP_MAGIC_TOKEN_MAX_JTI) {
+        return 0;
     }
 
     return json_string_length(jti);
@@ -1405,7 +1404,7 @@ ngx_http_magic_token_cache_chain_store(ngx_http_request_t *r,
 
     c = ctx->chain;
 
-    if (ctx->cache_status == NGX_HTTP_MAGIC_TOKEN_CACHE_HIT
+    if (ctx->cache_status == NGX_HTTP_MAGIC_TOKEN_CACHE_HIT || ctx->borrowed
         || !ctx->verified || !ctx->decrypted || ctx->error != MT_OK)
     {
         return;

@@ -461,6 +461,7 @@ ngx_http_magic_token_verify_token(ngx_http_request_t *r,
     ctx->decrypted = 0;
     ctx->has_token = token->len > 0;
     ctx->hashed = 0;            /* the id, when asked: magic_token_id() */
+    ctx->claims_read = 0;
     ctx->cache_status = NGX_HTTP_MAGIC_TOKEN_CACHE_NONE;
     ctx->raw = *token;
     ctx->keys = mlcf->keys;

@@ -129,6 +129,9 @@ typedef struct ngx_http_magic_token_cache_s  ngx_http_magic_token_cache_t;
 #define NGX_HTTP_MAGIC_TOKEN_CACHE_HIT     2    /* the worker's cache */
 #define NGX_HTTP_MAGIC_TOKEN_CACHE_SHARED  3    /* the zone's */
 
+/* the longest jti that $magic_token_id shows (else the hash) */
+#define NGX_HTTP_MAGIC_TOKEN_MAX_JTI  128
+
 
 typedef struct {
     mt_keyset_t                *sign;
@@ -196,6 +199,8 @@ typedef struct {
     unsigned                    decrypted:1;
     unsigned                    hashed:1;   /* hash holds the id */
     unsigned                    claims_read:1; /* ..._claims() was asked */
+    /* a subrequest's copy of its main request's token: never stored */
+    unsigned                    borrowed:1;
     unsigned                    cache_status:2; /* ..._CACHE_MISS, ... */
 
     ngx_str_t                   raw;        /* the token bytes */

@@ -198,9 +198,23 @@ ngx_http_magic_token_subrequest_token(ngx_http_request_t *r,
         && mctx->decrypted
         && ngx_http_magic_token_same(mctx, mlcf, &token))
     {
+        /*
+         * The copy has no cache entry to parse them from: the claims of
+         * a hit on a bare entry (ngx_http_magic_token_cache.c) first.
+         */
+        if (mctx->token.jws.claims == NULL
+            && ngx_http_magic_token_claims(mctx) == NULL)
+        {
+            return NGX_ERROR;
+        }
+
         *ctx = *mctx;
 
-        /* borrowed: no cleanup, no cache reference of its own */
+        /*
+         * borrowed: no cleanup, no cache reference of its own, never
+         * stored in a cache (the main request owns, or borrows, it all)
+         */
+        ctx->borrowed = 1;
         ctx->cache_entry = NULL;
         ctx->passed = 0;
         ctx->error = MT_OK;

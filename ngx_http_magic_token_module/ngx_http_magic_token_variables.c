@@ -12,9 +12,6 @@
 #include "ngx_http_magic_token_module.h"
 
 
-#define NGX_HTTP_MAGIC_TOKEN_MAX_JTI  128
-
-
 static ngx_int_t ngx_http_magic_token_credential_variable(
     ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_magic_token_claim_variable(ngx_http_request_t *r,

@@ -601,3 +601,97 @@ magic_token cache hit
 --- no_error_log
 claims not kept
 [error]
+
+
+
+=== TEST 21: a subrequest of a hit on a bare entry sees the claims (revocation in the included location)
+(/plain/ stores the token bare, /ssi/ is a hit that reads no claim, its
+include goes to /rv/, whose revocation check reads them: not revoked)
+--- http_config
+    magic_token_zone rv:1m revocations=$TEST_NGINX_REVOKED;
+--- config eval
+$::rv_config . <<'_EOC_';
+    location /ssi/ {
+        magic_token on;
+        ssi on;
+    }
+_EOC_
+--- user_files
+>>> ssi/page.html
+[<!--# include virtual="/rv/up/x" -->][<!--# echo var="magic_token_id" -->]
+--- request
+GET /plain/ssi/page.html
+--- more_headers eval
+"Authorization: Bearer $::tok{ok}"
+--- error_code: 200
+--- response_body
+[up /up/x
+][jti-ok]
+--- error_log
+claims not kept
+--- no_error_log
+magic_token: denied
+[error]
+
+
+
+=== TEST 22: ... and a revoked token is refused there
+--- http_config
+    magic_token_zone rv:1m revocations=$TEST_NGINX_REVOKED;
+--- config eval
+$::rv_config . <<'_EOC_';
+    location /ssi/ {
+        magic_token on;
+        ssi on;
+    }
+_EOC_
+--- user_files
+>>> ssi/page.html
+[<!--# include virtual="/rv/up/x" -->]
+--- request
+GET /plain/ssi/page.html
+--- more_headers eval
+"Authorization: Bearer $::tok{rv}"
+--- error_code: 200
+--- response_body_like: ^\[<html>.*401 Authorization Required.*\]$
+--- error_log
+claims not kept
+magic_token: denied: revoked
+
+
+
+=== TEST 23: a subrequest's borrowed token is never stored in a cache of its own
+(/nc/ has no cache; its include goes to /cached/, which has one: the
+subrequest uses the main request's token, and stores nothing)
+--- config
+    magic_token_key $TEST_NGINX_KEYS/private.pem;
+
+    location /nc/ {
+        magic_token on;
+        ssi on;
+    }
+
+    location ~ ^/cached(/.*)$ {
+        magic_token on;
+        magic_token_cache size=10;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT$1;
+    }
+
+    location /up/ {
+        return 200 "up $uri\n";
+    }
+--- user_files
+>>> nc/page.html
+[<!--# include virtual="/cached/up/x" -->]
+--- request
+GET /nc/page.html
+--- more_headers eval
+"Authorization: Bearer $::tok{ok}"
+--- error_code: 200
+--- response_body
+[up /up/x
+]
+--- no_error_log
+magic_token cache store
+magic_token: denied
+[error]
