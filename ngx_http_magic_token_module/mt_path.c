@@ -98,24 +98,20 @@ mt_path_dot_segment(const char *seg, size_t len)
 }
 
 
-/*
- * The bytes without which a path has nothing to refuse: every refusal
- * below needs a "%" (an escape), a "\\", a "." (a dot segment), or 0xC0
- * or 0xC1.  Most paths have none of them: one pass over a table.
- */
-static const unsigned char  mt_path_suspect[256] = {
-    ['%'] = 1, ['\\'] = 1, ['.'] = 1, [0xc0] = 1, [0xc1] = 1
-};
-
-
 mt_err_t
 mt_path_check(const char *path, size_t len)
 {
     size_t         i, seg, start;
     unsigned char  c;
 
+    /*
+     * Every refusal below needs a "%" (an escape), a "\\", a "." (a dot
+     * segment), or 0xC0 or 0xC1: most paths have none, one pass says so.
+     */
     for (i = 0; i < len; i++) {
-        if (mt_path_suspect[(unsigned char) path[i]]) {
+        c = (unsigned char) path[i];
+
+        if (c == '%' || c == '\\' || c == '.' || c == 0xc0 || c == 0xc1) {
             break;
         }
     }
