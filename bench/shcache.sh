@@ -129,6 +129,17 @@ http {
 EOF
 $NGINX -p "$W/up" -c "$W/up/nginx.conf" -e "$W/up/logs/error.log"
 
+cache_loc() {   # name cache-parameters: a cached location, statuses logged
+    cat <<EOF
+        location /$1/ {
+            magic_token on;
+            magic_token_cache ${*:2};
+            access_log $W/mt/logs/$1.log st buffer=256k;
+            proxy_pass http://backend;
+        }
+EOF
+}
+
 mt_conf() {     # workers
     cat > "$W/mt/nginx.conf" <<EOF
 load_module $MODULE;
@@ -163,30 +174,10 @@ http {
             magic_token on;
             empty_gif;
         }
-        location /w/ {
-            magic_token on;
-            magic_token_cache size=20000;
-            access_log $W/mt/logs/w.log st buffer=256k;
-            proxy_pass http://backend;
-        }
-        location /z/ {
-            magic_token on;
-            magic_token_cache zone=tokens size=20000;
-            access_log $W/mt/logs/z.log st buffer=256k;
-            proxy_pass http://backend;
-        }
-        location /w1/ {
-            magic_token on;
-            magic_token_cache size=1000;
-            access_log $W/mt/logs/w1.log st buffer=256k;
-            proxy_pass http://backend;
-        }
-        location /z1/ {
-            magic_token on;
-            magic_token_cache zone=tokens size=1000;
-            access_log $W/mt/logs/z1.log st buffer=256k;
-            proxy_pass http://backend;
-        }
+$(cache_loc w size=20000)
+$(cache_loc z zone=tokens size=20000)
+$(cache_loc w1 size=1000)
+$(cache_loc z1 zone=tokens size=1000)
         location /s/ {
             magic_token on;
             magic_token_cache zone=small size=1;
