@@ -222,6 +222,26 @@ fx_signing_input(const char *header, const char *payload, size_t *len)
 }
 
 
+/* the requests that tokens are authorized against: FX_REQUESTS of them */
+#define FX_REQUESTS  4
+
+typedef struct {
+    const char  *method;
+    const char  *path;
+} fx_request_t;
+
+static inline const fx_request_t *
+fx_request(size_t i)
+{
+    static const fx_request_t  requests[FX_REQUESTS] = {
+        { "GET", "/v1/items" }, { "POST", "/v1/items" },
+        { "DELETE", "/admin/" }, { "GET", "/V1/ITEMS" }
+    };
+
+    return &requests[i];
+}
+
+
 /* a scope_known() for minting: "read", "write" and "admin" exist */
 static inline int
 fx_scope_known(void *data, const char *name, size_t len)

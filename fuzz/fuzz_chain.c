@@ -227,23 +227,19 @@ fx_check_ok(const mt_chain_t *c, const char *chain, size_t len)
 static void
 fx_check_requests(const mt_chain_t *c, mt_match_mode_t mode)
 {
-    size_t       i, j, k, mlen, rlen;
-    json_t      *v;
-    mt_err_t     rc, root_rc;
-    const char  *m, *rm;
-    int          found;
-    static const struct {
-        const char  *method;
-        const char  *path;
-    } requests[] = {
-        { "GET", "/v1/items" }, { "POST", "/v1/items" },
-        { "DELETE", "/admin/" }, { "GET", "/V1/ITEMS" }
-    };
+    size_t               i, j, k, mlen, rlen;
+    json_t              *v;
+    mt_err_t             rc, root_rc;
+    const char          *m, *rm;
+    int                  found;
+    const fx_request_t  *q;
 
-    for (i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
-        rc = mt_chain_authorize(c, named, 1, mode, requests[i].method,
-                                strlen(requests[i].method), requests[i].path,
-                                strlen(requests[i].path), &m, &mlen);
+    for (i = 0; i < FX_REQUESTS; i++) {
+        q = fx_request(i);
+
+        rc = mt_chain_authorize(c, named, 1, mode, q->method,
+                                strlen(q->method), q->path,
+                                strlen(q->path), &m, &mlen);
 
         FX_CHECK(rc == MT_OK || rc == MT_ERR_SCOPE_DENIED
                  || rc == MT_ERR_UNKNOWN_SCOPE || rc == MT_ERR_NOMEM,
@@ -254,10 +250,10 @@ fx_check_requests(const mt_chain_t *c, mt_match_mode_t mode)
         }
 
         root_rc = mt_token_authorize(&c->root, named, 1, mode,
-                                     requests[i].method,
-                                     strlen(requests[i].method),
-                                     requests[i].path,
-                                     strlen(requests[i].path), &rm, &rlen);
+                                     q->method,
+                                     strlen(q->method),
+                                     q->path,
+                                     strlen(q->path), &rm, &rlen);
         FX_CHECK(root_rc == MT_OK, "the chain allows what its root denies");
 
         for (j = 0; j < c->n_links; j++) {
@@ -269,11 +265,11 @@ fx_check_requests(const mt_chain_t *c, mt_match_mode_t mode)
 
             json_array_foreach(c->links[j].methods, k, v) {
                 found |= strcmp(json_string_value(v),
-                                requests[i].method) == 0;
+                                q->method) == 0;
             }
 
             FX_CHECK(found, "link %zu: method %s not in its methods", j,
-                     requests[i].method);
+                     q->method);
         }
     }
 }

@@ -36,14 +36,6 @@ static mt_named_scope_t   named[3];
 static mt_rules_intern_t *intern;
 static mt_token_t         held[2];      /* per mode: lists stay interned */
 
-static const struct {
-    const char  *method;
-    const char  *path;
-} requests[] = {
-    { "GET", "/v1/items" }, { "POST", "/v1/items" },
-    { "DELETE", "/admin/" }, { "GET", "/V1/ITEMS" }
-};
-
 
 static void
 fx_named(mt_named_scope_t *s, const char *name, const char *const *entries)
@@ -102,26 +94,29 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static void
 fx_same_answers(const mt_token_t *t, const mt_token_t *v, int mode)
 {
-    size_t       i, tlen, vlen;
-    mt_err_t     trc, vrc;
-    const char  *tm, *vm;
+    size_t               i, tlen, vlen;
+    mt_err_t             trc, vrc;
+    const char          *tm, *vm;
+    const fx_request_t  *q;
 
     FX_CHECK(mt_rules_count(t->rules) == mt_rules_count(v->rules),
              "interned list of another length");
 
-    for (i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+    for (i = 0; i < FX_REQUESTS; i++) {
+        q = fx_request(i);
+
         tm = vm = NULL;
         tlen = vlen = 0;
 
         trc = mt_token_authorize(t, named, 3, (mt_match_mode_t) mode,
-                                 requests[i].method,
-                                 strlen(requests[i].method),
-                                 requests[i].path, strlen(requests[i].path),
+                                 q->method,
+                                 strlen(q->method),
+                                 q->path, strlen(q->path),
                                  &tm, &tlen);
         vrc = mt_token_authorize(v, named, 3, (mt_match_mode_t) mode,
-                                 requests[i].method,
-                                 strlen(requests[i].method),
-                                 requests[i].path, strlen(requests[i].path),
+                                 q->method,
+                                 strlen(q->method),
+                                 q->path, strlen(q->path),
                                  &vm, &vlen);
 
         FX_CHECK(trc == vrc, "authorize %s, interned %s", mt_strerror(trc),
@@ -311,6 +306,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mt_err_t              parse_rc, claims_rc, rc;
     mt_token_t            t;
     const char           *matched;
+    const fx_request_t   *q;
     static const char     header[] = "{\"alg\":\"HS256\",\"kid\":\"hs\"}";
 
     fx_check_json(data, size, &parse_rc, &claims_rc);
@@ -382,15 +378,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FX_CHECK(t.scopes == NULL || json_is_array(t.scopes),
                  "scopes not an array");
 
-        for (i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+        for (i = 0; i < FX_REQUESTS; i++) {
+            q = fx_request(i);
+
             matched = NULL;
             mlen = 0;
 
             rc = mt_token_authorize(&t, named, 3, (mt_match_mode_t) mode,
-                                    requests[i].method,
-                                    strlen(requests[i].method),
-                                    requests[i].path,
-                                    strlen(requests[i].path), &matched,
+                                    q->method,
+                                    strlen(q->method),
+                                    q->path,
+                                    strlen(q->path), &matched,
                                     &mlen);
 
             if (rc == MT_OK) {
@@ -398,11 +396,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                          && memchr(matched, ' ', mlen) != NULL,
                          "authorised without a matched entry");
                 FX_CHECK(matched[0] == '*'
-                         || (memcmp(matched, requests[i].method,
-                                    strlen(requests[i].method)) == 0
-                             && matched[strlen(requests[i].method)] == ' '),
+                         || (memcmp(matched, q->method,
+                                    strlen(q->method)) == 0
+                             && matched[strlen(q->method)] == ' '),
                          "entry \"%.*s\" allowed method %s", (int) mlen,
-                         matched, requests[i].method);
+                         matched, q->method);
             } else {
                 FX_CHECK(rc == MT_ERR_SCOPE_DENIED
                          || rc == MT_ERR_UNKNOWN_SCOPE || rc == MT_ERR_NOMEM,
