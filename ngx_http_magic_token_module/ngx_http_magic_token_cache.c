@@ -79,8 +79,7 @@ struct ngx_http_magic_token_cache_entry_s {
     unsigned                linked:1;
     unsigned                hits:4;     /* up to ..._JIT_HITS */
     unsigned                bare:1;     /* kept without its claims */
-    unsigned                has_jti:1;  /* bare: its jti after its bytes */
-    unsigned                jti_len:8;  /* ..._MAX_JTI at most */
+    unsigned                jti_len:8;  /* bare: its jti after its bytes */
 
     mt_token_t              token;
 
@@ -613,7 +612,6 @@ ngx_http_magic_token_cache_bare(ngx_http_request_t *r,
     if (jti) {
         v = json_object_get(ctx->token.jws.claims, "jti");
         ngx_memcpy(e->data + e->own, json_string_value(v), jti);
-        e->has_jti = 1;
         e->jti_len = jti;
     }
 
@@ -691,7 +689,7 @@ ngx_http_magic_token_jti(ngx_http_magic_token_ctx_t *ctx, ngx_str_t *jti)
     e = ctx->cache_entry;
 
     if (claims == NULL && e != NULL && e->bare) {
-        if (!e->has_jti) {
+        if (e->jti_len == 0) {
             return NGX_DECLINED;
         }
 
